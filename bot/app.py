@@ -1,0 +1,153 @@
+"""Composition root: build the dependencies once, start everything in order, stop it in reverse."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+import commands.announce
+import commands.help  # noqa: F401  (registers /ticket help)
+import commands.intake  # noqa: F401  (registers /ticket new, /ticket sales)
+from bot import startup
+from bot.config import Settings
+from bot.gateway import MattermostGateway
+from bot.http import build_app
+from bot.websocket import MattermostWebsocket
+from commands.deps import Background, Deps, Desk
+from commands.ports import ChatGateway
+from commands.signing import Signer, derive_key
+from storage import db
+from storage.migrate import upgrade
+from storage.uow import SqlUnitOfWork
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+class SupportBot:
+    """One bot process: HTTP callbacks, the websocket, background work; `start()` returns when ready."""
+
+    def __init__(
+        self, settings: Settings, *, clock: Clock = system_clock, gateway: ChatGateway | None = None
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.gateway: Any = gateway or MattermostGateway(settings.mattermost.url, settings.mattermost.token)
+        self.command_token: str | None = None
+        self.background = Background()
+        self.deps: Deps | None = None
+        self.ready = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        self._ws: MattermostWebsocket | None = None
+        self._ws_task: asyncio.Task[None] | None = None
+        self._engine: Any = None
+
+    async def start(self) -> None:
+        s = self.settings
+        url = db.normalise_url(s.database.url, s.config_dir)
+        await upgrade(url)
+        self._engine = db.create_engine(url)
+        sessions = db.session_factory(self._engine)
+        me = await startup.check_token(self.gateway, s.mattermost.url)
+        team = await startup.resolve_team(self.gateway, s.mattermost.team)
+        channels = {
+            key: await startup.resolve_channel(self.gateway, team, key, name, me["id"])
+            for key, name in s.channels.model_dump().items()
+        }
+        desk = Desk(
+            bot_user_id=me["id"], team_id=team["id"], team_name=team["name"],
+            support_channel_id=channels["customer_support"]["id"],
+            standup_channel_id=channels["support_standup"]["id"],
+            engineering_channel_id=channels["sustained_engineering"]["id"],
+            public_url=s.server.public_url.rstrip("/"),
+            customers=tuple(s.customer_list()),
+        )
+        signer = Signer(
+            derive_key(s.security.signing_key, fallback=s.mattermost.token),
+            derive_key(s.security.previous_signing_key, fallback="") if s.security.previous_signing_key else b"",
+        )
+        self.deps = Deps(
+            gateway=self.gateway, uow=lambda: SqlUnitOfWork(sessions), clock=self.clock,
+            desk=desk, signer=signer, background=self.background,
+        )
+        async with self.deps.uow() as uow:
+            await uow.customers.replace_all(desk.customers)
+            await uow.commit()
+        await self._start_http()
+        self.command_token = await startup.register_command(self.gateway, team["id"], desk.public_url)
+        await self._start_websocket()
+        self.background.spawn(self.announce_pending(), name="announce-pending")
+        self.ready.set()
+        log.info("support desk ready: team %s, listening on %s:%s",
+                 team["name"], s.server.host, s.server.port)
+
+    async def _start_http(self) -> None:
+        self._runner = web.AppRunner(build_app(self), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.settings.server.host, self.settings.server.port)
+        await site.start()
+
+    async def _start_websocket(self) -> None:
+        self._ws = MattermostWebsocket(
+            self.settings.mattermost.url, self.settings.mattermost.token, self.on_event,
+            on_resync=self.on_resync,
+        )
+        self._ws_task = asyncio.create_task(self._ws.run(), name="websocket")
+        connected = asyncio.create_task(self._ws.connected.wait())
+        done, _ = await asyncio.wait({connected, self._ws_task}, timeout=30,
+                                     return_when=asyncio.FIRST_COMPLETED)
+        if connected not in done:
+            connected.cancel()
+            if self._ws_task in done and self._ws_task.exception() is not None:
+                raise startup.StartupError(f"mattermost: websocket failed: {self._ws_task.exception()}")
+            raise startup.StartupError("mattermost: the websocket did not connect within 30 s")
+
+    async def on_event(self, event: dict[str, Any]) -> None:
+        """Websocket events; the ticket workflow subscribes here (thread relays)."""
+        handler = getattr(self, "event_handler", None)
+        if handler is not None and self.deps is not None:
+            await handler(event, self.deps)
+
+    async def on_resync(self) -> None:
+        log.info("websocket started a new session; events during the gap may need recovery")
+
+    async def announce_pending(self) -> None:
+        """Finish announcing tickets that were stored but not (fully) announced, e.g. after a crash."""
+        assert self.deps is not None
+        async with self.deps.uow() as uow:
+            pending = await uow.tickets.unannounced()
+        for ticket in pending:
+            assert ticket.id is not None
+            await commands.announce.announce(ticket.id, self.deps)
+
+    async def health(self) -> dict[str, bool]:
+        mattermost = bool(self._ws and self._ws.is_connected)
+        database = bool(self._engine) and await db.ping(self._engine)
+        return {"mattermost": mattermost, "database": database}
+
+    async def stop(self) -> None:
+        """Stop taking callbacks, finish in-flight work, close the websocket with a close frame."""
+        if self._runner is not None:
+            await self._runner.shutdown()
+        await self.background.drain()
+        if self._ws is not None:
+            await self._ws.stop()
+        if self._ws_task is not None:
+            self._ws_task.cancel()
+            await asyncio.gather(self._ws_task, return_exceptions=True)
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if hasattr(self.gateway, "close"):
+            await self.gateway.close()
+        if self._engine is not None:
+            await self._engine.dispose()

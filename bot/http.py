@@ -1,0 +1,126 @@
+"""The HTTP edge: Mattermost's callbacks (command, dialog, action) and /healthz.
+
+Each handler verifies, parses, dispatches and translates; one middleware turns failures into
+a clear answer for the user (never a traceback) and a log line carrying the same error id.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from commands import replies
+from commands.actions import ACTIONS
+from commands.models import ActionClick, ActionResult, DialogResult, DialogSubmission, Reply, SlashCommand
+from commands.router import DIALOGS, TICKET
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 1024 * 1024  # Mattermost itself caps integration payloads well below this
+COMMAND_PATH = "/mattermost/command"
+DIALOG_PATH = "/mattermost/dialog"
+ACTION_PATH = "/mattermost/action"
+
+BOT = web.AppKey("bot", Any)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _failure_body(path: str, text: str) -> dict[str, Any]:
+    """The same sentence in the shape each callback kind can show."""
+    if path == DIALOG_PATH:
+        return DialogResult.refused(text).as_mattermost()
+    if path == ACTION_PATH:
+        return ActionResult(ephemeral_text=text).as_mattermost()
+    return Reply.ephemeral(text).as_mattermost()
+
+
+@web.middleware
+async def report_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except (OperationalError, DBAPIError, ConnectionError, TimeoutError):
+        error_id = secrets.token_hex(4)
+        log.exception("database or network unavailable (%s) on %s", error_id, request.path)
+        return web.json_response(_failure_body(request.path, replies.temporarily_unavailable()))
+    except Exception:
+        error_id = secrets.token_hex(4)
+        log.exception("unhandled error %s on %s", error_id, request.path)
+        return web.json_response(_failure_body(request.path, replies.unexpected(error_id)))
+
+
+async def _json_body(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json(loads=json.loads)
+    except (ValueError, UnicodeDecodeError):
+        raise web.HTTPBadRequest(text="expected a JSON body") from None
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest(text="expected a JSON object")
+    return body
+
+
+async def slash_command(request: web.Request) -> web.Response:
+    bot = request.app[BOT]
+    form: dict[str, Any] = dict(request.query) if request.method == "GET" else dict(await request.post())
+    header = request.headers.get("Authorization", "")
+    token = header[6:].strip() if header.lower().startswith("token ") else str(form.get("token", ""))
+    expected = bot.command_token or ""
+    if not expected or not secrets.compare_digest(token.encode(), expected.encode()):
+        log.warning("slash command refused: wrong or missing token (user %s)", form.get("user_id"))
+        return web.json_response({"text": "unauthorized"}, status=401)
+    try:
+        cmd = SlashCommand.model_validate(form)
+    except ValidationError:
+        raise web.HTTPBadRequest(text="malformed command request") from None
+    reply = await TICKET.dispatch(cmd, bot.deps)
+    return web.json_response(reply.as_mattermost())
+
+
+async def dialog_submission(request: web.Request) -> web.Response:
+    bot = request.app[BOT]
+    try:
+        sub = DialogSubmission.model_validate(await _json_body(request))
+    except ValidationError:
+        log.warning("malformed dialog submission refused")
+        return web.json_response(DialogResult.refused(replies.STATE_REFUSED).as_mattermost())
+    result = await DIALOGS.dispatch(sub, bot.deps)
+    return web.json_response(result.as_mattermost())
+
+
+async def action_click(request: web.Request) -> web.Response:
+    bot = request.app[BOT]
+    try:
+        click = ActionClick.model_validate(await _json_body(request))
+    except ValidationError:
+        log.warning("malformed action click refused")
+        return web.json_response(ActionResult(ephemeral_text=replies.ACTION_REFUSED).as_mattermost())
+    result = await ACTIONS.dispatch(click, bot.deps)
+    return web.json_response(result.as_mattermost())
+
+
+async def healthz(request: web.Request) -> web.Response:
+    bot = request.app[BOT]
+    health = await bot.health()
+    ok = health["mattermost"] and health["database"]
+    body = {"status": "ok" if ok else "degraded", **health}
+    return web.json_response(body, status=200 if ok else 503)
+
+
+def build_app(bot: Any) -> web.Application:
+    app = web.Application(middlewares=[report_errors], client_max_size=MAX_BODY)
+    app[BOT] = bot
+    app.router.add_post(COMMAND_PATH, slash_command)
+    app.router.add_get(COMMAND_PATH, slash_command)
+    app.router.add_post(DIALOG_PATH, dialog_submission)
+    app.router.add_post(ACTION_PATH, action_click)
+    app.router.add_get("/healthz", healthz)
+    return app

@@ -1,0 +1,71 @@
+"""The explicit dependency bundle every use case receives, built once in bot/app.py."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from commands.ports import ChatGateway, UnitOfWork
+from commands.signing import Signer
+from workflows.model import Customer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Desk:
+    """Facts resolved at start-up: who the bot is and where things go."""
+
+    bot_user_id: str
+    team_id: str
+    team_name: str
+    support_channel_id: str
+    standup_channel_id: str
+    engineering_channel_id: str
+    public_url: str
+    customers: tuple[Customer, ...] = ()
+
+    @property
+    def dialog_url(self) -> str:
+        return f"{self.public_url}/mattermost/dialog"
+
+    @property
+    def action_url(self) -> str:
+        return f"{self.public_url}/mattermost/action"
+
+
+@dataclass(slots=True)
+class Background:
+    """Work that runs after the HTTP answer; every task is kept until done and its errors logged."""
+
+    tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], *, name: str) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self.tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.error("background task %s failed", task.get_name(), exc_info=exc)
+
+    async def drain(self, timeout: float = 10.0) -> None:
+        """Wait for in-flight work (graceful stop and tests)."""
+        if self.tasks:
+            await asyncio.wait(set(self.tasks), timeout=timeout)
+
+
+@dataclass(frozen=True, slots=True)
+class Deps:
+    gateway: ChatGateway
+    uow: Callable[[], UnitOfWork]
+    clock: Callable[[], datetime]
+    desk: Desk
+    signer: Signer
+    background: Background
+    after_commit: Callable[[], Awaitable[None]] | None = None

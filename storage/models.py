@@ -1,0 +1,285 @@
+"""Table rows (SQLAlchemy 2, typed) and their mapping to and from the domain dataclasses."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from workflows.model import (
+    Customer,
+    EventKind,
+    Form,
+    Plan,
+    Priority,
+    Requester,
+    Status,
+    Ticket,
+    TicketEvent,
+    TicketForm,
+)
+
+# Stable constraint names, so later migrations can drop or alter them by name on both backends.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+MM_ID = 26  # Mattermost ids are 26 characters
+JsonDoc = JSON().with_variant(JSONB(), "postgresql")
+BigId = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrements INTEGER only
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An aware datetime stored as UTC; always read back as an aware UTC datetime.
+
+    PostgreSQL keeps the zone (timestamptz); SQLite stores text and drops it, so we convert to
+    UTC on the way in (also for query parameters) and attach UTC on the way out.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r}: storage takes aware datetimes only")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class TicketRow(Base):
+    __tablename__ = "tickets"
+    __table_args__ = (
+        Index("ix_tickets_status_priority_created_at", "status", "priority", "created_at"),
+        # The SLA sweep reads only tickets that have a deadline, in deadline order.
+        Index(
+            "ix_tickets_next_deadline_at",
+            "next_deadline_at",
+            "id",
+            postgresql_where=text("next_deadline_at IS NOT NULL"),
+            sqlite_where=text("next_deadline_at IS NOT NULL"),
+        ),
+        Index("ix_tickets_assignee_id_status", "assignee_id", "status"),
+        Index("ix_tickets_requester_id", "requester_id"),
+        # Ticket numbers are shown to users (#1042): SQLite must never reuse a deleted one.
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    form: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(String(64))
+    priority: Mapped[str] = mapped_column(String(16))
+    environment: Mapped[str | None] = mapped_column(String(64))
+    mattermost_version: Mapped[str | None] = mapped_column(String(64))
+    mobile_version: Mapped[str | None] = mapped_column(String(64))
+    mobile_device: Mapped[str | None] = mapped_column(String(128))
+    cc_user_ids: Mapped[list[str]] = mapped_column(JsonDoc)
+    requester_id: Mapped[str] = mapped_column(String(MM_ID))
+    requester_username: Mapped[str] = mapped_column(String(64))
+    organisation: Mapped[str | None] = mapped_column(String(255))
+    plan: Mapped[str | None] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    assignee_id: Mapped[str | None] = mapped_column(String(MM_ID))
+    hold: Mapped[bool] = mapped_column(Boolean)
+    card_post_id: Mapped[str | None] = mapped_column(String(MM_ID), unique=True)
+    customer_channel_id: Mapped[str | None] = mapped_column(String(MM_ID))
+    customer_root_id: Mapped[str | None] = mapped_column(String(MM_ID), unique=True)
+    next_deadline_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    follow_up_of: Mapped[int | None] = mapped_column(
+        ForeignKey("tickets.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    @classmethod
+    def from_domain(cls, ticket: Ticket) -> TicketRow:
+        row = cls(id=ticket.id)
+        row.update_from(ticket)
+        return row
+
+    def update_from(self, ticket: Ticket) -> None:
+        """Copy every mutable field of `ticket` onto this row (everything but the id)."""
+        form, requester = ticket.form, ticket.requester
+        self.form = form.form.value
+        self.subject = form.subject
+        self.description = form.description
+        self.category = form.category
+        self.priority = form.priority.value
+        self.environment = form.environment
+        self.mattermost_version = form.mattermost_version
+        self.mobile_version = form.mobile_version
+        self.mobile_device = form.mobile_device
+        self.cc_user_ids = list(form.cc_user_ids)
+        self.requester_id = requester.user_id
+        self.requester_username = requester.username
+        self.organisation = requester.organisation
+        self.plan = requester.plan.value if requester.plan else None
+        self.status = ticket.status.value
+        self.assignee_id = ticket.assignee_id
+        self.hold = ticket.hold
+        self.card_post_id = ticket.card_post_id
+        self.customer_channel_id = ticket.customer_channel_id
+        self.customer_root_id = ticket.customer_root_id
+        self.next_deadline_at = ticket.next_deadline_at
+        self.follow_up_of = ticket.follow_up_of
+        self.created_at = ticket.created_at
+        self.updated_at = ticket.updated_at
+
+    def to_domain(self) -> Ticket:
+        return Ticket(
+            id=self.id,
+            form=TicketForm(
+                form=Form(self.form),
+                subject=self.subject,
+                description=self.description,
+                category=self.category,
+                priority=Priority(self.priority),
+                environment=self.environment,
+                mattermost_version=self.mattermost_version,
+                mobile_version=self.mobile_version,
+                mobile_device=self.mobile_device,
+                cc_user_ids=tuple(self.cc_user_ids or ()),
+            ),
+            requester=Requester(
+                user_id=self.requester_id,
+                username=self.requester_username,
+                organisation=self.organisation,
+                plan=Plan(self.plan) if self.plan else None,
+            ),
+            status=Status(self.status),
+            created_at=self.created_at,
+            updated_at=self.updated_at,
+            assignee_id=self.assignee_id,
+            hold=self.hold,
+            card_post_id=self.card_post_id,
+            customer_channel_id=self.customer_channel_id,
+            customer_root_id=self.customer_root_id,
+            next_deadline_at=self.next_deadline_at,
+            follow_up_of=self.follow_up_of,
+        )
+
+
+class TicketCcRow(Base):
+    """One CC'd user of a ticket: an index-friendly copy of tickets.cc_user_ids for "involving me"."""
+
+    __tablename__ = "ticket_cc"
+
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(String(MM_ID), primary_key=True, index=True)
+
+
+class TicketEventRow(Base):
+    __tablename__ = "ticket_events"
+    __table_args__ = (
+        Index("ix_ticket_events_ticket_id_at", "ticket_id", "at"),
+        Index("ix_ticket_events_at_kind", "at", "kind"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    actor_id: Mapped[str | None] = mapped_column(String(MM_ID))
+    from_value: Mapped[str | None] = mapped_column(Text)
+    to_value: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(JsonDoc)
+
+    @classmethod
+    def from_domain(cls, event: TicketEvent) -> TicketEventRow:
+        return cls(
+            id=event.id,
+            ticket_id=event.ticket_id,
+            kind=event.kind.value,
+            at=event.at,
+            actor_id=event.actor_id,
+            from_value=event.from_value,
+            to_value=event.to_value,
+            data=dict(event.data),
+        )
+
+    def to_domain(self) -> TicketEvent:
+        return TicketEvent(
+            id=self.id,
+            ticket_id=self.ticket_id,
+            kind=EventKind(self.kind),
+            at=self.at,
+            actor_id=self.actor_id,
+            from_value=self.from_value,
+            to_value=self.to_value,
+            data=dict(self.data or {}),
+        )
+
+
+class CustomerRow(Base):
+    __tablename__ = "customers"
+
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    plan: Mapped[str | None] = mapped_column(String(16))
+    email_domains: Mapped[list[str]] = mapped_column(JsonDoc)
+    usernames: Mapped[list[str]] = mapped_column(JsonDoc)
+
+    @classmethod
+    def from_domain(cls, customer: Customer) -> CustomerRow:
+        return cls(
+            name=customer.name,
+            plan=customer.plan.value if customer.plan else None,
+            email_domains=list(customer.email_domains),
+            usernames=list(customer.usernames),
+        )
+
+    def to_domain(self) -> Customer:
+        return Customer(
+            name=self.name,
+            plan=Plan(self.plan) if self.plan else None,
+            email_domains=tuple(self.email_domains or ()),
+            usernames=tuple(self.usernames or ()),
+        )
+
+
+class ClaimRow(Base):
+    """An exactly-once marker: the primary key (kind, key) makes the first insert win."""
+
+    __tablename__ = "claims"
+
+    kind: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[str] = mapped_column(Text, default="", server_default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now())

@@ -1,0 +1,229 @@
+"""SQL repositories: select() in, domain objects out. They flush but never commit (the UoW does)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import case, delete, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import ClaimRow, CustomerRow, TicketCcRow, TicketEventRow, TicketRow
+from workflows.model import PRIORITY_RANK, Customer, Priority, Status, Ticket, TicketEvent
+
+
+class TicketFilter(Protocol):
+    """The fields of commands.ports.TicketQuery that find() reads (storage may not import commands)."""
+
+    @property
+    def statuses(self) -> frozenset[Status] | None: ...
+    @property
+    def priority(self) -> Priority | None: ...
+    @property
+    def assignee_id(self) -> str | None: ...
+    @property
+    def unassigned(self) -> bool: ...
+    @property
+    def plan(self) -> str | None: ...
+    @property
+    def category(self) -> str | None: ...
+    @property
+    def involving_user_id(self) -> str | None: ...
+    @property
+    def limit(self) -> int: ...
+
+# Unknown priorities (a later feature adding one before this map learns it) sort last.
+_PRIORITY_ORDER = case(
+    {priority.value: rank for priority, rank in PRIORITY_RANK.items()},
+    value=TicketRow.priority,
+    else_=len(PRIORITY_RANK),
+)
+
+
+def _dialect(session: AsyncSession) -> str:
+    bind = session.bind
+    if bind is None:
+        raise RuntimeError("the session must be bound to an engine (use storage.db.session_factory)")
+    return bind.dialect.name
+
+
+class SqlTicketRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, ticket: Ticket) -> Ticket:
+        """Insert the ticket; return it with the id the database gave it."""
+        row = TicketRow.from_domain(ticket)
+        self._session.add(row)
+        await self._session.flush()
+        await self._replace_cc(row.id, ticket.form.cc_user_ids)
+        return replace(ticket, id=row.id)
+
+    async def get(self, ticket_id: int) -> Ticket | None:
+        row = await self._session.get(TicketRow, ticket_id)
+        return row.to_domain() if row else None
+
+    async def get_for_update(self, ticket_id: int) -> Ticket | None:
+        """Read and row-lock the ticket until the unit of work ends.
+
+        PostgreSQL takes SELECT ... FOR UPDATE; SQLite's compiler leaves the clause out (it
+        locks the whole database on the first write instead), so there it is a plain read.
+        """
+        stmt = (
+            select(TicketRow)
+            .where(TicketRow.id == ticket_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)  # never a stale row from the identity map
+        )
+        row = await self._session.scalar(stmt)
+        return row.to_domain() if row else None
+
+    async def save(self, ticket: Ticket) -> None:
+        """Write every mutable field of a stored ticket; raise LookupError if it is not stored."""
+        if ticket.id is None:
+            raise ValueError("save() needs a stored ticket; use add() for a new one")
+        row = await self._session.get(TicketRow, ticket.id)
+        if row is None:
+            raise LookupError(f"ticket #{ticket.id} does not exist")
+        old_cc = tuple(row.cc_user_ids or ())
+        row.update_from(ticket)
+        await self._session.flush()
+        if old_cc != ticket.form.cc_user_ids:
+            await self._replace_cc(ticket.id, ticket.form.cc_user_ids)
+
+    async def get_by_card_post(self, post_id: str) -> Ticket | None:
+        return await self._one(TicketRow.card_post_id == post_id)
+
+    async def get_by_customer_root(self, root_id: str) -> Ticket | None:
+        return await self._one(TicketRow.customer_root_id == root_id)
+
+    async def find(self, query: TicketFilter) -> list[Ticket]:
+        """Tickets matching every given filter, most urgent first, then oldest first."""
+        stmt = select(TicketRow)
+        if query.statuses is not None:
+            stmt = stmt.where(TicketRow.status.in_(sorted(s.value for s in query.statuses)))
+        if query.priority is not None:
+            stmt = stmt.where(TicketRow.priority == query.priority.value)
+        if query.assignee_id is not None:
+            stmt = stmt.where(TicketRow.assignee_id == query.assignee_id)
+        if query.unassigned:
+            stmt = stmt.where(TicketRow.assignee_id.is_(None))
+        if query.plan is not None:
+            plan = query.plan.lower()
+            stmt = stmt.where(TicketRow.plan.is_(None) if plan == "none" else TicketRow.plan == plan)
+        if query.category is not None:
+            stmt = stmt.where(TicketRow.category == query.category)
+        if query.involving_user_id is not None:
+            user_id = query.involving_user_id
+            cc_of_user = select(TicketCcRow.ticket_id).where(TicketCcRow.user_id == user_id)
+            stmt = stmt.where(or_(TicketRow.requester_id == user_id, TicketRow.id.in_(cc_of_user)))
+        stmt = stmt.order_by(_PRIORITY_ORDER, TicketRow.created_at, TicketRow.id).limit(query.limit)
+        return [row.to_domain() for row in await self._session.scalars(stmt)]
+
+    async def due(self, before: datetime, limit: int = 500) -> list[Ticket]:
+        """Tickets whose next deadline is at or before `before`, earliest first.
+
+        Served by the partial index ix_tickets_next_deadline_at (next_deadline_at, id).
+        """
+        stmt = (
+            select(TicketRow)
+            .where(TicketRow.next_deadline_at <= before)
+            .order_by(TicketRow.next_deadline_at, TicketRow.id)
+            .limit(limit)
+        )
+        return [row.to_domain() for row in await self._session.scalars(stmt)]
+
+    async def count_by_status(self) -> dict[Status, int]:
+        """Every status, with 0 for those that have no ticket."""
+        stmt = select(TicketRow.status, func.count()).group_by(TicketRow.status)
+        counts = dict.fromkeys(Status, 0)
+        for status, count in await self._session.execute(stmt):
+            counts[Status(status)] = count
+        return counts
+
+    async def _one(self, condition: Any) -> Ticket | None:
+        row = await self._session.scalar(select(TicketRow).where(condition))
+        return row.to_domain() if row else None
+
+    async def _replace_cc(self, ticket_id: int, user_ids: Sequence[str]) -> None:
+        await self._session.execute(delete(TicketCcRow).where(TicketCcRow.ticket_id == ticket_id))
+        unique_ids = dict.fromkeys(user_ids)  # a user CC'd twice is one membership
+        if unique_ids:
+            self._session.add_all(TicketCcRow(ticket_id=ticket_id, user_id=u) for u in unique_ids)
+            await self._session.flush()
+
+
+class SqlEventRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, event: TicketEvent) -> TicketEvent:
+        row = TicketEventRow.from_domain(event)
+        self._session.add(row)
+        await self._session.flush()
+        return replace(event, id=row.id)
+
+    async def for_ticket(self, ticket_id: int) -> list[TicketEvent]:
+        stmt = (
+            select(TicketEventRow)
+            .where(TicketEventRow.ticket_id == ticket_id)
+            .order_by(TicketEventRow.at, TicketEventRow.id)
+        )
+        return [row.to_domain() for row in await self._session.scalars(stmt)]
+
+    async def between(self, start: datetime, end: datetime) -> list[TicketEvent]:
+        """Events with start <= at < end (half-open, so consecutive windows never overlap)."""
+        stmt = (
+            select(TicketEventRow)
+            .where(TicketEventRow.at >= start, TicketEventRow.at < end)
+            .order_by(TicketEventRow.at, TicketEventRow.id)
+        )
+        return [row.to_domain() for row in await self._session.scalars(stmt)]
+
+
+class SqlCustomerRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def replace_all(self, customers: Sequence[Customer]) -> None:
+        await self._session.execute(delete(CustomerRow))
+        self._session.add_all(CustomerRow.from_domain(c) for c in customers)
+        await self._session.flush()
+
+    async def all(self) -> list[Customer]:
+        rows = await self._session.scalars(select(CustomerRow).order_by(CustomerRow.name))
+        return [row.to_domain() for row in rows]
+
+
+class SqlClaimRepository:
+    """Exactly-once markers. `claim` is one INSERT ... ON CONFLICT DO NOTHING: a lost race
+    returns False without raising, so the caller's transaction stays usable."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+        self._insert = postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert
+
+    async def claim(self, kind: str, key: str, value: str = "") -> bool:
+        """True if this call created (kind, key). On PostgreSQL a concurrent uncommitted claim
+        of the same key makes this wait for that transaction: False if it commits, True if not."""
+        stmt = (
+            self._insert(ClaimRow)
+            .values(kind=kind, key=key, value=value)
+            .on_conflict_do_nothing(index_elements=[ClaimRow.kind, ClaimRow.key])
+            .returning(ClaimRow.kind)
+        )
+        return (await self._session.execute(stmt)).first() is not None
+
+    async def get(self, kind: str, key: str) -> str | None:
+        stmt = select(ClaimRow.value).where(ClaimRow.kind == kind, ClaimRow.key == key)
+        return await self._session.scalar(stmt)
+
+    async def set(self, kind: str, key: str, value: str) -> None:
+        stmt = self._insert(ClaimRow).values(kind=kind, key=key, value=value)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[ClaimRow.kind, ClaimRow.key], set_={"value": stmt.excluded.value}
+        )
+        await self._session.execute(stmt)

@@ -1,0 +1,66 @@
+"""The unit of work: one session, the repositories on it, and the only place that commits."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage.repositories import (
+    SqlClaimRepository,
+    SqlCustomerRepository,
+    SqlEventRepository,
+    SqlTicketRepository,
+)
+
+
+class SqlUnitOfWork:
+    """`async with SqlUnitOfWork(sessions) as uow: ...; await uow.commit()`.
+
+    Leaving the block rolls back whatever was not committed and closes the session. A unit of
+    work is single-use per `async with`; make a new one (or re-enter) for the next piece of work.
+    """
+
+    tickets: SqlTicketRepository
+    events: SqlEventRepository
+    customers: SqlCustomerRepository
+    claims: SqlClaimRepository
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+        self._session: AsyncSession | None = None
+
+    @property
+    def session(self) -> AsyncSession:
+        """The open session, for queries no repository offers yet (use sparingly)."""
+        if self._session is None:
+            raise RuntimeError("SqlUnitOfWork used outside `async with`")
+        return self._session
+
+    async def __aenter__(self) -> Self:
+        session = self._sessions()
+        self._session = session
+        self.tickets = SqlTicketRepository(session)
+        self.events = SqlEventRepository(session)
+        self.customers = SqlCustomerRepository(session)
+        self.claims = SqlClaimRepository(session)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc: BaseException | None = None,
+        tb: TracebackType | None = None,
+    ) -> None:
+        session, self._session = self.session, None
+        try:
+            await session.rollback()  # a no-op after commit(); undoes anything left over
+        finally:
+            await session.close()
+
+    async def commit(self) -> None:
+        await self.session.commit()
+
+    async def rollback(self) -> None:
+        await self.session.rollback()

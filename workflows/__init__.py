@@ -1,0 +1,1 @@
+"""Pure domain logic of the support desk: no I/O, no asyncio, no SQLAlchemy, no pydantic."""
