@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -10,15 +11,20 @@ from typing import Any
 
 from aiohttp import web
 
-import commands.announce
+import commands.buttons  # noqa: F401  (registers the card's buttons and dialogs)
+import commands.csat  # noqa: F401  (registers the rating buttons and comment dialog)
 import commands.help  # noqa: F401  (registers /ticket help)
 import commands.intake  # noqa: F401  (registers /ticket new, /ticket sales)
+import commands.queue  # noqa: F401  (registers the staff and customer subcommands)
 from bot import startup
 from bot.config import Settings
 from bot.gateway import MattermostGateway
 from bot.http import build_app
+from bot.scheduling import Jobs
 from bot.websocket import MattermostWebsocket
-from commands.deps import Background, Deps, Desk
+from commands import jobs, threads
+from commands.deps import Background, Deps, Desk, DeskPolicy
+from commands.directory import Directory, Group
 from commands.ports import ChatGateway
 from commands.signing import Signer, derive_key
 from storage import db
@@ -51,6 +57,8 @@ class SupportBot:
         self._ws: MattermostWebsocket | None = None
         self._ws_task: asyncio.Task[None] | None = None
         self._engine: Any = None
+        self.jobs: Jobs | None = None
+        self.run_scheduler = True  # tests drive jobs with an injected clock instead
 
     async def start(self) -> None:
         s = self.settings
@@ -76,17 +84,32 @@ class SupportBot:
             derive_key(s.security.signing_key, fallback=s.mattermost.token),
             derive_key(s.security.previous_signing_key, fallback="") if s.security.previous_signing_key else b"",
         )
+        w = s.workflow
+        directory = Directory(
+            gateway=self.gateway, bot_id=me["id"], clock=self.clock,
+            staff=Group(w.staff, desk.support_channel_id),
+            sustained=Group(s.escalation.set_members, desk.engineering_channel_id),
+            admins=Group(w.admins, desk.support_channel_id),
+        )
+        policy = DeskPolicy(
+            reply_prefix=w.reply_prefix, solved_close_after=w.solved_close_after,
+            csat_send_after=s.csat.send_after, csat_after_status=s.csat.after_status,
+        )
         self.deps = Deps(
             gateway=self.gateway, uow=lambda: SqlUnitOfWork(sessions), clock=self.clock,
-            desk=desk, signer=signer, background=self.background,
+            desk=desk, signer=signer, background=self.background, directory=directory,
+            policy=policy,
         )
+        self.jobs = Jobs(jobs.JOBS, self.deps, w.check_interval)
         async with self.deps.uow() as uow:
             await uow.customers.replace_all(desk.customers)
             await uow.commit()
         await self._start_http()
         self.command_token = await startup.register_command(self.gateway, team["id"], desk.public_url)
         await self._start_websocket()
-        self.background.spawn(self.announce_pending(), name="announce-pending")
+        self.background.spawn(self.jobs.run_all(), name="first-run")
+        if self.run_scheduler:
+            self.jobs.start()
         self.ready.set()
         log.info("support desk ready: team %s, listening on %s:%s",
                  team["name"], s.server.host, s.server.port)
@@ -113,22 +136,20 @@ class SupportBot:
             raise startup.StartupError("mattermost: the websocket did not connect within 30 s")
 
     async def on_event(self, event: dict[str, Any]) -> None:
-        """Websocket events; the ticket workflow subscribes here (thread relays)."""
-        handler = getattr(self, "event_handler", None)
-        if handler is not None and self.deps is not None:
-            await handler(event, self.deps)
+        """Websocket events: posts in ticket threads go to the ticket workflow."""
+        if event.get("event") != "posted" or self.deps is None:
+            return
+        data = event.get("data") or {}
+        try:
+            post = json.loads(data.get("post") or "{}")
+        except ValueError:
+            log.warning("undecodable posted event ignored")
+            return
+        if post.get("id"):
+            await threads.on_posted(post, str(data.get("channel_type", "")), self.deps)
 
     async def on_resync(self) -> None:
         log.info("websocket started a new session; events during the gap may need recovery")
-
-    async def announce_pending(self) -> None:
-        """Finish announcing tickets that were stored but not (fully) announced, e.g. after a crash."""
-        assert self.deps is not None
-        async with self.deps.uow() as uow:
-            pending = await uow.tickets.unannounced()
-        for ticket in pending:
-            assert ticket.id is not None
-            await commands.announce.announce(ticket.id, self.deps)
 
     async def health(self) -> dict[str, bool]:
         mattermost = bool(self._ws and self._ws.is_connected)
@@ -137,6 +158,8 @@ class SupportBot:
 
     async def stop(self) -> None:
         """Stop taking callbacks, finish in-flight work, close the websocket with a close frame."""
+        if self.jobs is not None:
+            self.jobs.stop()
         if self._runner is not None:
             await self._runner.shutdown()
         await self.background.drain()

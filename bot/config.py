@@ -8,9 +8,27 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from datetime import timedelta
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from workflows.model import Customer, Plan
+from workflows.text import parse_duration
+
+
+def _duration(value: object) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        value = f"{int(value)}s"
+    if not isinstance(value, str):
+        raise ValueError('must be a duration like "90s", "15m", "2h" or "1d"')
+    return parse_duration(value)
+
+
+# "90s", "15m", "2h", "1d" (a bare number is seconds); at least one second
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
 
 ENV_PREFIX = "SUPPORTBOT_"
 
@@ -89,6 +107,23 @@ class LoggingSettings(_Section):
     format: Literal["console", "json"] = "console"
 
 
+class WorkflowSettings(_Section):
+    staff: tuple[str, ...] = ()
+    admins: tuple[str, ...] = ()
+    solved_close_after: Duration = timedelta(hours=48)
+    reply_prefix: str = "!reply"
+    check_interval: Duration = timedelta(minutes=1)
+
+
+class CsatSettings(_Section):
+    send_after: Duration = timedelta(hours=24)
+    after_status: Literal["solved", "closed"] = "solved"
+
+
+class EscalationSettings(_Section):
+    set_members: tuple[str, ...] = ()
+
+
 class CustomerSettings(_Section):
     name: str = Field(min_length=1)
     plan: Plan | None = None
@@ -111,6 +146,9 @@ class Settings(_Section):
     database: DatabaseSettings = DatabaseSettings()
     security: SecuritySettings = SecuritySettings()
     logging: LoggingSettings = LoggingSettings()
+    workflow: WorkflowSettings = WorkflowSettings()
+    csat: CsatSettings = CsatSettings()
+    escalation: EscalationSettings = EscalationSettings()
     customers: tuple[CustomerSettings, ...] = ()
     config_dir: Path = Path(".")
 

@@ -60,8 +60,8 @@ class MattermostGateway:
         """The underlying Driver, for endpoints the gateway does not cover (call it off the loop)."""
         return self._rest.driver
 
-    def close(self) -> None:
-        """Shut down the thread pool and close the HTTP sessions. Idempotent."""
+    async def close(self) -> None:
+        """Shut down the thread pool (queued calls fail) and close the HTTP sessions. Idempotent."""
         self._rest.close()
 
     async def _bot_id(self) -> str:

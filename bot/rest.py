@@ -136,7 +136,10 @@ class SessionClient(Client):
             session = requests.Session()
             # Retry only failures to connect: the request never left, so it is always safe.
             adapter = HTTPAdapter(
-                max_retries=Retry(total=2, connect=2, read=0, redirect=0, status=0, other=0)
+                max_retries=Retry(
+                    total=2, connect=2, read=0, redirect=0, status=0, other=0,
+                    respect_retry_after_header=False,  # 429 and 5xx are ours to retry
+                )
             )
             session.mount("http://", adapter)
             session.mount("https://", adapter)

@@ -81,8 +81,8 @@ class MattermostWebsocket:
     `on_resync` is also called when, after a reconnect, the server starts a new connection (a hello
     with a new connection_id): events sent in between are lost and must be fetched over REST.
 
-    Counters: `events_received`, `events_dropped`, `reconnects` (connections re-established after
-    the first one).
+    Counters: `events_received`, `events_dropped`, `resyncs`, `reconnects` (connections
+    re-established after the first one).
     """
 
     def __init__(
@@ -127,6 +127,7 @@ class MattermostWebsocket:
         self.reconnects = 0
         self.events_received = 0
         self.events_dropped = 0
+        self.resyncs = 0
 
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._action_seq = 0
@@ -135,7 +136,8 @@ class MattermostWebsocket:
         self._stop_event = asyncio.Event()
         self._running = False
         self._done = asyncio.Event()
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._resync_task: asyncio.Task[None] | None = None
+        self._resync_again = False
 
     def __repr__(self) -> str:  # never show the token
         return f"<MattermostWebsocket {self._url} connected={self.is_connected}>"
@@ -154,7 +156,9 @@ class MattermostWebsocket:
         self._stopping = False
         self._stop_event.clear()
         self._done.clear()
-        worker = asyncio.create_task(self._work(), name="mattermost-ws-worker") if self._handler else None
+        worker = None
+        if self._handler is not None:
+            worker = asyncio.create_task(self._work(), name="mattermost-ws-worker")
         session = self._session or aiohttp.ClientSession()
         auth_failures = 0
         failures = 0  # consecutive attempts that did not end in an authenticated connection
@@ -182,10 +186,11 @@ class MattermostWebsocket:
                 await self._sleep_unless_stopped(delay)
         finally:
             self.connected.clear()
-            if worker is not None:
-                worker.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await worker
+            for task in (worker, self._resync_task):
+                if task is not None and not task.done():
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             if self._session is None:
                 await session.close()
             self._running = False
@@ -240,6 +245,7 @@ class MattermostWebsocket:
             return _CONNECT_FAILED, False
 
         self._ws = ws
+        self._action_seq = 0  # the challenge is seq 1 on every connection
         authenticated = False
         try:
             if self._stopping:
@@ -250,43 +256,33 @@ class MattermostWebsocket:
             # With header auth the challenge gets no reply, and a resumed connection gets no
             # hello: the ping reply proves we are registered (unauthenticated sockets get nothing).
             ping_seq = await self._send(ws, "ping")
-            deadline = asyncio.get_running_loop().time() + self._auth_timeout
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + self._auth_timeout
             while True:
-                timeout = None
-                if not authenticated:
-                    timeout = max(0.0, deadline - asyncio.get_running_loop().time())
+                timeout = None if authenticated else max(0.0, deadline - loop.time())
                 try:
                     msg = await ws.receive(timeout=timeout)
                 except TimeoutError:
                     log.warning("Mattermost websocket: no hello within %.1fs", self._auth_timeout)
                     return _AUTH_FAILED, False
-                if msg.type is aiohttp.WSMsgType.TEXT:
-                    verdict = self._on_text(msg.data, challenge_seq, ping_seq)
-                elif msg.type is aiohttp.WSMsgType.BINARY:
+                if msg.type is aiohttp.WSMsgType.BINARY:
                     log.debug("Mattermost websocket: ignoring a binary frame")
                     continue
-                else:  # CLOSE, CLOSING, CLOSED, ERROR
+                if msg.type is not aiohttp.WSMsgType.TEXT:  # CLOSE, CLOSING, CLOSED, ERROR
                     break
+                verdict = self._on_text(msg.data, challenge_seq, ping_seq)
                 if verdict == _AUTH_FAILED:
                     return _AUTH_FAILED, False
                 if verdict == _AUTH_OK and not authenticated:
                     authenticated = True
                     self._mark_connected()
-            if self._stopping:
-                return _STOPPED, authenticated
-            if authenticated:
+            if authenticated and not self._stopping:
                 log.warning("Mattermost websocket closed (code %s)", ws.close_code)
-                return _LOST, True
-            if resuming:
-                # The server closes right away on a resume it rejects: start a fresh connection.
-                self.connection_id = None
-                return _RESUME_REJECTED, False
-            return _AUTH_FAILED, False
+            return self._closed_outcome(authenticated, resuming), authenticated
         except (aiohttp.ClientError, ConnectionError) as exc:
-            if self._stopping:
-                return _STOPPED, authenticated
-            log.warning("Mattermost websocket error: %s", type(exc).__name__)
-            return (_LOST if authenticated else _CONNECT_FAILED), authenticated
+            # e.g. the challenge written to a socket the server has already closed
+            log.debug("Mattermost websocket error: %s", type(exc).__name__)
+            return self._closed_outcome(authenticated, resuming), authenticated
         finally:
             self.connected.clear()
             self._ws = None
@@ -295,6 +291,18 @@ class MattermostWebsocket:
                     await asyncio.wait_for(
                         ws.close(code=aiohttp.WSCloseCode.OK), self._close_timeout
                     )
+
+    def _closed_outcome(self, authenticated: bool, resuming: bool) -> str:
+        """Why a connection ended: a close before any sign of authentication is an auth failure."""
+        if self._stopping:
+            return _STOPPED
+        if authenticated:
+            return _LOST
+        if resuming:
+            # The server closes right away on a resume it rejects: start a fresh connection.
+            self.connection_id = None
+            return _RESUME_REJECTED
+        return _AUTH_FAILED
 
     def _on_text(self, raw: str, challenge_seq: int, ping_seq: int) -> str | None:
         """Handle one text frame; returns _AUTH_OK / _AUTH_FAILED when it settles authentication."""
@@ -326,7 +334,8 @@ class MattermostWebsocket:
         seq_reply = frame.get("seq_reply")
         if seq_reply not in (challenge_seq, ping_seq):
             if frame.get("status") == "FAIL":
-                log.warning("Mattermost websocket action %s failed: %s", seq_reply, frame.get("error"))
+                log.warning("Mattermost websocket action %s failed: %s", seq_reply,
+                            frame.get("error"))
             return None
         if frame.get("status") == "OK":
             return _AUTH_OK
@@ -378,21 +387,26 @@ class MattermostWebsocket:
                 self._queue.task_done()
 
     def _resync(self) -> None:
-        """Run on_resync in its own task (at most one at a time); failures are logged."""
-        if self._on_resync is None or any(t.get_name() == "mattermost-ws-resync" for t in self._tasks):
+        """Run on_resync in its own task; a request during a run makes it run once more."""
+        if self._on_resync is None:
             return
-        task = asyncio.create_task(self._run_resync(), name="mattermost-ws-resync")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        if self._resync_task is not None and not self._resync_task.done():
+            self._resync_again = True
+            return
+        self._resync_task = asyncio.create_task(self._run_resync(), name="mattermost-ws-resync")
 
     async def _run_resync(self) -> None:
         assert self._on_resync is not None
-        try:
-            result = self._on_resync()
-            if inspect.isawaitable(result):
-                await result
-        except Exception:
-            log.exception("Mattermost websocket on_resync failed")
+        self._resync_again = True
+        while self._resync_again:
+            self._resync_again = False
+            self.resyncs += 1
+            try:
+                result = self._on_resync()
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:
+                log.exception("Mattermost websocket on_resync failed")
 
     # --- helpers ---------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
-from commands import replies
+from commands import cards, replies
 from commands.deps import Deps
 from commands.ports import GatewayError
 from workflows.model import EventKind, Ticket, TicketEvent
@@ -24,27 +24,20 @@ async def announce(ticket_id: int, deps: Deps) -> bool:
     if ticket is None:
         return True
     try:
-        names = await _names(ticket, deps)
+        names = await cards.names_for(deps, ticket)
         if ticket.card_post_id is None:
             ticket = await _post_card(ticket, names, deps)
         if ticket.customer_root_id is None:
             ticket = await _open_customer_thread(ticket, names, deps)
+        await _notify_ccs(ticket, names, deps)
     except GatewayError as exc:
         log.warning("announcing ticket #%s failed (will retry): %s", ticket_id, exc)
         return False
     return True
 
 
-async def _names(ticket: Ticket, deps: Deps) -> dict[str, str]:
-    ids = [ticket.requester.user_id, *ticket.form.cc_user_ids]
-    users = await deps.gateway.get_users_by_ids(ids)
-    return {u["id"]: replies.person(u) for u in users}
-
-
 async def _post_card(ticket: Ticket, names: dict[str, str], deps: Deps) -> Ticket:
-    requester = names.get(ticket.requester.user_id, ticket.requester.username)
-    cc = [names[i] for i in ticket.form.cc_user_ids if i in names]
-    message, props = replies.ticket_card(ticket, requester_name=requester, cc_names=cc)
+    message, props = cards.render(deps, ticket, names)
     post = await deps.gateway.create_post(deps.desk.support_channel_id, message, props=props)
     return await _record(ticket, deps, card_post_id=post["id"])
 
@@ -55,15 +48,26 @@ async def _open_customer_thread(ticket: Ticket, names: dict[str, str], deps: Dep
         channel_id, replies.requester_confirmation(ticket),
         props={"supportdesk_ticket": ticket.id, "supportdesk_role": "customer_root"},
     )
-    ticket = await _record(ticket, deps, customer_channel_id=channel_id, customer_root_id=post["id"])
+    return await _record(ticket, deps, customer_channel_id=channel_id, customer_root_id=post["id"])
+
+
+async def _notify_ccs(ticket: Ticket, names: dict[str, str], deps: Deps) -> None:
+    """Tell each CC'd user by DM; the notice roots their thread, recorded so it is sent once."""
     requester = names.get(ticket.requester.user_id, ticket.requester.username)
     for user_id in ticket.form.cc_user_ids:
+        key = f"{ticket.id}:{user_id}"
+        async with deps.uow() as uow:
+            if await uow.claims.get("cc_thread", key):
+                continue
         dm = await deps.gateway.direct_channel(user_id)
-        await deps.gateway.create_post(
+        post = await deps.gateway.create_post(
             dm, replies.cc_notice(ticket, requester_name=requester),
             props={"supportdesk_ticket": ticket.id, "supportdesk_role": "cc_notice"},
         )
-    return ticket
+        async with deps.uow() as uow:
+            await uow.claims.set("cc_thread", key, f"{dm}:{post['id']}")
+            await uow.claims.set("cc_root", post["id"], key)
+            await uow.commit()
 
 
 async def _record(ticket: Ticket, deps: Deps, **changes: str) -> Ticket:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from commands.directory import Directory
 from commands.ports import ChatGateway, UnitOfWork
 from commands.signing import Signer
 from workflows.model import Customer
@@ -36,6 +37,18 @@ class Desk:
     @property
     def action_url(self) -> str:
         return f"{self.public_url}/mattermost/action"
+
+
+@dataclass(frozen=True, slots=True)
+class DeskPolicy:
+    """The team's workflow settings ([workflow] and [csat] in bot.toml)."""
+
+    reply_prefix: str = "!reply"
+    solved_close_after: timedelta = timedelta(hours=48)
+    csat_send_after: timedelta = timedelta(hours=24)
+    csat_after_status: str = "solved"  # or "closed"
+    max_relay_files: int = 10
+    max_relay_bytes: int = 50 * 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -68,4 +81,5 @@ class Deps:
     desk: Desk
     signer: Signer
     background: Background
-    after_commit: Callable[[], Awaitable[None]] | None = None
+    directory: Directory
+    policy: DeskPolicy = field(default_factory=lambda: DeskPolicy())

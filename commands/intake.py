@@ -36,20 +36,20 @@ async def open_sales(cmd: SlashCommand, args: list[str], deps: Deps) -> Reply:
 
 
 async def open_form(
-    form: Form, cmd: SlashCommand, deps: Deps, *, follow_up_of: int | None = None,
+    form: Form, cmd: SlashCommand | None, deps: Deps, *, follow_up_of: int | None = None,
     trigger_id: str | None = None, user_id: str | None = None,
 ) -> Reply:
     """Open the intake dialog at once: the trigger_id expires (30 s default), so no DB call first."""
     state = deps.signer.sign(
         "intake",
-        {"u": user_id or cmd.user_id, "f": form.value, "n": secrets.token_hex(8), "l": follow_up_of},
+        {"u": user_id or (cmd.user_id if cmd else ""), "f": form.value, "n": secrets.token_hex(8), "l": follow_up_of},
         now=deps.clock(),
         ttl=STATE_TTL,
     )
     intro = f"Follow-up to ticket **#{follow_up_of}**.\n\n" if follow_up_of else ""
     dialog = intake_dialog(forms.FORMS[form], state=state, intro_prefix=intro)
     try:
-        await deps.gateway.open_dialog(trigger_id or cmd.trigger_id, deps.desk.dialog_url, dialog)
+        await deps.gateway.open_dialog(trigger_id or (cmd.trigger_id if cmd else ""), deps.desk.dialog_url, dialog)
     except GatewayError as exc:
         log.warning("opening the %s dialog failed: %s", form.value, exc)
         return Reply.ephemeral(replies.DIALOG_FAILED)

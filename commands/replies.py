@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from workflows import text
 from workflows.forms import FORMS, label_of
-from workflows.model import Form, Plan, Priority, Ticket
+from workflows.model import Form, Plan, Priority, Ticket, TicketEvent
 
 PRIORITY_COLOUR = {
     Priority.URGENT: "#d24b4e",
@@ -53,16 +54,21 @@ def _form_label(ticket: Ticket, name: str, value: str | None) -> str:
     return label_of(FORMS[ticket.form.form].fields, name, value) or "—"
 
 
-def card_fields(ticket: Ticket, *, requester_name: str, cc_names: Sequence[str]) -> list[dict[str, Any]]:
+def card_fields(
+    ticket: Ticket, *, requester_name: str, cc_names: Sequence[str], assignee_name: str, age: str
+) -> list[dict[str, Any]]:
     """The facts staff triage by, as short attachment fields."""
     f = ticket.form
+    status = ticket.status.value.capitalize() + (" · on hold" if ticket.hold else "")
     fields = [
+        ("Status", status, True),
+        ("Assignee", assignee_name or "—", True),
         ("Requester", requester_name, True),
         ("Organisation", text.inline(ticket.requester.organisation or "—", max_len=80), True),
         ("Plan", PLAN_LABEL[ticket.plan], True),
         ("Priority", ticket.priority.value.capitalize(), True),
-        ("Status", ticket.status.value.capitalize(), True),
         ("Category", _form_label(ticket, "category", f.category), True),
+        ("Age", age, True),
     ]
     if f.form is Form.TECHNICAL:
         fields += [
@@ -78,7 +84,8 @@ def card_fields(ticket: Ticket, *, requester_name: str, cc_names: Sequence[str])
 
 
 def ticket_card(
-    ticket: Ticket, *, requester_name: str, cc_names: Sequence[str]
+    ticket: Ticket, *, requester_name: str, cc_names: Sequence[str], assignee_name: str = "",
+    age: str = "just now",
 ) -> tuple[str, dict[str, Any]]:
     """The ticket's card in ~Customer Support: a short line plus one attachment with its facts."""
     kind = "Technical" if ticket.form.form is Form.TECHNICAL else "Sales"
@@ -91,7 +98,8 @@ def ticket_card(
         "color": PRIORITY_COLOUR[ticket.priority],
         "title": f"{ref(ticket.id)} · {text.inline(ticket.form.subject, max_len=150)}",
         "text": text.block(_excerpt(ticket.form.description)),
-        "fields": card_fields(ticket, requester_name=requester_name, cc_names=cc_names),
+        "fields": card_fields(ticket, requester_name=requester_name, cc_names=cc_names,
+                              assignee_name=assignee_name, age=age),
         "footer": "Support Desk · reply in this thread for internal notes",
     }
     return message, {"attachments": [attachment], "supportdesk_ticket": ticket.id}
@@ -131,3 +139,176 @@ def person(user: dict[str, Any]) -> str:
 
 
 ACTION_REFUSED = "This button could not be verified, so nothing was done."
+
+
+def public_reply(ticket: Ticket, author_name: str, body: str) -> str:
+    """A staff reply as the customer reads it in their thread."""
+    return f"**{author_name}** (Support) replied on {ref(ticket.id)}:\n\n{text.block(body)}"
+
+
+def customer_wrote(name: str, body: str, *, cc: bool) -> str:
+    who = "CC" if cc else "customer"
+    return f"**{name}** ({who}) wrote:\n\n{text.quote(text.block(body)) if body.strip() else '_(files only)_'}"
+
+
+def reply_sent_copy(author_name: str, body: str) -> str:
+    return f"↪ **{author_name}** replied to the customer:\n\n{text.quote(text.block(body))}"
+
+
+def files_skipped(count: int) -> str:
+    return f"_{count} file(s) were not relayed (too many or too large)._"
+
+
+def not_in_a_ticket_thread() -> str:
+    return (
+        "To add to a ticket, reply in the thread of its confirmation message. "
+        "To open a new ticket, use `/ticket new` (technical) or `/ticket sales`."
+    )
+
+
+def closed_ticket_follow_up(ticket: Ticket) -> str:
+    return (
+        f"Ticket {ref(ticket.id)} is closed, so this message was not added to it. "
+        "If you need more help, open a follow-up ticket linked to it:"
+    )
+
+
+def reopened_note(ticket: Ticket, name: str) -> str:
+    return f"{ref(ticket.id)} was reopened by {name}'s reply."
+
+
+NOT_STAFF_ASSIGNEE = "Tickets can only be assigned to support staff (members of ~customer-support)."
+EMPTY_REPLY = "The reply is empty; write what the customer should read."
+EMPTY_NOTE = "The note is empty."
+NO_CUSTOMER_THREAD = "This ticket has no customer conversation yet; try again in a moment."
+
+
+def note_copy(author_name: str, body: str) -> str:
+    return f"📝 Internal note by **{author_name}**:\n\n{text.quote(text.block(body))}"
+
+
+NOT_YOUR_BUTTON = "This button was meant for someone else."
+
+
+def taken(ticket: Ticket) -> str:
+    return f"You took {ref(ticket.id)}; it is {ticket.status.value.capitalize()} and assigned to you."
+
+
+def status_now(ticket: Ticket) -> str:
+    return f"{ref(ticket.id)} is now {ticket.status.value.capitalize()}."
+
+
+def unknown_user(raw: str) -> str:
+    return f"No Mattermost user named `{text.inline(raw, max_len=40)}`."
+
+
+def assigned(ticket: Ticket, name: str) -> str:
+    return f"{ref(ticket.id)} is assigned to {name} and {ticket.status.value.capitalize()}."
+
+
+def priority_now(ticket: Ticket) -> str:
+    return f"{ref(ticket.id)} is now {ticket.priority.value.capitalize()} priority."
+
+
+def reply_sent(ticket: Ticket) -> str:
+    return f"Your reply on {ref(ticket.id)} was sent to the customer."
+
+
+def note_added(ticket: Ticket) -> str:
+    return f"Internal note added to {ref(ticket.id)}."
+
+
+def hold_now(ticket: Ticket) -> str:
+    if ticket.hold:
+        return f"{ref(ticket.id)} is on hold: it will not close automatically."
+    return f"{ref(ticket.id)} is no longer on hold: once Solved it closes automatically."
+
+
+def _row(ticket: Ticket, now: datetime, *, staff: bool) -> str:
+    cells = [f"{ref(ticket.id)}", text.inline(ticket.form.subject, max_len=60),
+             ticket.status.value.capitalize(), ticket.priority.value.capitalize()]
+    if staff:
+        cells += [PLAN_LABEL[ticket.plan].replace(" Support", ""),
+                  "assigned" if ticket.assignee_id else "**unassigned**"]
+    cells.append(text.format_age(ticket.created_at, now))
+    return "| " + " | ".join(cells) + " |"
+
+
+def customer_list(found: Sequence[Ticket], *, now: datetime) -> str:
+    if not found:
+        return "You have no open tickets. Open one with `/ticket new` or `/ticket sales`."
+    head = "| Ticket | Subject | Status | Priority | Age |\n|---|---|---|---|---|"
+    return "**Your open tickets**\n\n" + head + "\n" + "\n".join(
+        _row(t, now, staff=False) for t in found)
+
+
+def queue(found: Sequence[Ticket], *, now: datetime, filters: str) -> str:
+    title = f"**Queue** ({text.inline(filters, max_len=80)})" if filters else "**Queue** (open tickets)"
+    if not found:
+        return f"{title}\n\nNo tickets match."
+    head = ("| Ticket | Subject | Status | Priority | Plan | Assignee | Age |\n"
+            "|---|---|---|---|---|---|---|")
+    return f"{title}\n\n{head}\n" + "\n".join(_row(t, now, staff=True) for t in found)
+
+
+_PUBLIC_EVENTS = {"opened", "status_changed", "public_reply", "customer_message", "reopened",
+                  "priority_changed", "csat_rated"}
+
+
+def _event_line(e: TicketEvent, names: dict[str, str]) -> str:
+    who = names.get(e.actor_id or "", "the desk") if e.actor_id else "the desk"
+    when = e.at.strftime("%Y-%m-%d %H:%M UTC")
+    what = {
+        "opened": "opened the ticket",
+        "assigned": f"assigned it to {names.get(e.to_value or '', 'nobody')}",
+        "status_changed": f"changed status {e.from_value} → {e.to_value}",
+        "priority_changed": f"changed priority {e.from_value} → {e.to_value}",
+        "public_reply": "replied to the customer",
+        "customer_message": "wrote",
+        "internal_note": "added an internal note",
+        "hold_changed": f"set do-not-close {e.to_value}",
+        "reopened": "reopened it",
+        "csat_rated": f"rated the support {e.to_value}",
+        "announced": "announced it",
+    }.get(e.kind.value, e.kind.value.replace("_", " "))
+    body = str(e.data.get("text", "")) if isinstance(e.data, dict) else ""
+    line = f"- {when} — {who} {what}"
+    if body and e.kind.value in ("public_reply", "customer_message", "internal_note", "csat_rated"):
+        line += ": " + text.inline(body, max_len=200)
+    return line
+
+
+def ticket_detail(ticket: Ticket, events: Sequence[TicketEvent], *, names: dict[str, str],
+                  internal: bool, now: datetime) -> str:
+    """`/ticket show`: staff see everything; customers see the public history only."""
+    f = ticket.form
+    lines = [
+        f"**{ref(ticket.id)} · {text.inline(f.subject, max_len=150)}**",
+        f"Status: {ticket.status.value.capitalize()}" + (" (on hold)" if ticket.hold and internal else "")
+        + f" · Priority: {ticket.priority.value.capitalize()} · Opened {text.format_age(ticket.created_at, now)} ago",
+    ]
+    if internal:
+        lines.append(f"Plan: {PLAN_LABEL[ticket.plan]} · Assignee: "
+                     f"{names.get(ticket.assignee_id or '', '—')}")
+    lines += ["", text.quote(text.block(f.description[:1500])), "", "**History**"]
+    shown = [e for e in events if internal or e.kind.value in _PUBLIC_EVENTS]
+    lines += [_event_line(e, names) for e in shown[-40:]]
+    return "\n".join(lines)
+
+
+def csat_question(ticket: Ticket) -> str:
+    return (f"How would you rate the support you received on {ref(ticket.id)} "
+            f"({text.inline(ticket.form.subject, max_len=80)})?")
+
+
+def csat_thanks(label: str) -> str:
+    return f"Thanks for your rating: {label}. You can add a comment in the form, or click again to change it."
+
+
+def csat_staff_note(label: str, comment: str | None) -> str:
+    line = f"⭐ Customer satisfaction: **{label}**"
+    return line + (f"\n\n{text.quote(text.block(comment))}" if comment else "")
+
+
+def auto_closed(ticket: Ticket) -> str:
+    return f"{ref(ticket.id)} was closed automatically (Solved with no reply from the customer)."

@@ -76,6 +76,9 @@ MESSAGES = {
     "web.command_webhook.general.app_error": "Error occurred while receiving a command webhook.",
     "api.reaction.save_reaction.user_id.app_error":
         "You cannot save reaction for the other user.",
+    "api.command.execute_command.start.app_error": "No command trigger found.",
+    "api.file.upload_file.incorrect_number_of_files.app_error":
+        "Unable to upload files. Incorrect number of files specified.",
     "api.emulator.fault.app_error": "Fault injected by the emulator.",
 }
 

@@ -18,9 +18,10 @@ if TYPE_CHECKING:
     from . import Emulator
 
 SERVER_VERSION = "10.7.0.0.emulator.false"
+EMU_KEY: web.AppKey[Any] = web.AppKey("emu", object)
 
 
-@dataclass
+@dataclass(eq=False)
 class Conn:
     ws: web.WebSocketResponse
     request: web.Request
@@ -90,7 +91,7 @@ async def _close(conn: Conn, *, abrupt: bool) -> None:
 
 
 async def websocket_handler(request: web.Request) -> web.StreamResponse:
-    emu: Emulator = request.app["emu"]
+    emu: Emulator = request.app[EMU_KEY]
     ws = web.WebSocketResponse(heartbeat=emu.ping_interval, max_msg_size=8 * 1024)
     await ws.prepare(request)
     conn = Conn(ws=ws, request=request)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +80,7 @@ def _sqlite_pragmas(*, memory: bool) -> Any:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             if not memory:  # an in-memory database has no journal file to put in WAL mode
-                cursor.execute("PRAGMA journal_mode=WAL")
+                _use_wal(cursor)
                 cursor.execute("PRAGMA synchronous=NORMAL")  # durable enough under WAL
         finally:
             cursor.close()
@@ -87,15 +88,30 @@ def _sqlite_pragmas(*, memory: bool) -> Any:
     return on_connect
 
 
+def _use_wal(cursor: Any) -> None:
+    """Switch the file to WAL (it stays so for every later connection).
+
+    The switch needs the database to itself and does not wait on busy_timeout, so while another
+    connection holds a lock (say, a concurrent first-start migration) we leave it to the next one.
+    """
+    cursor.execute("PRAGMA journal_mode")
+    if str(cursor.fetchone()[0]).lower() == "wal":
+        return
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.OperationalError as exc:
+        log.debug("journal_mode=WAL deferred to a later connection: %s", exc)
+
+
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     # Domain objects are built from rows before commit; nothing should lazy-load afterwards.
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-async def ping(engine: AsyncEngine, timeout: float = 5.0) -> bool:
-    """True when the database answers `SELECT 1` within `timeout` seconds (health checks)."""
+async def ping(engine: AsyncEngine, within_s: float = 5.0) -> bool:
+    """True when the database answers `SELECT 1` within `within_s` seconds (health checks)."""
     try:
-        async with asyncio.timeout(timeout), engine.connect() as conn:
+        async with asyncio.timeout(within_s), engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
     except Exception as exc:  # a health check reports, it never raises
         log.warning("database ping failed: %s", exc)

@@ -120,9 +120,7 @@ class TicketRow(Base):
     customer_channel_id: Mapped[str | None] = mapped_column(String(MM_ID))
     customer_root_id: Mapped[str | None] = mapped_column(String(MM_ID), unique=True)
     next_deadline_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    follow_up_of: Mapped[int | None] = mapped_column(
-        ForeignKey("tickets.id", ondelete="SET NULL")
-    )
+    follow_up_of: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
@@ -195,7 +193,7 @@ class TicketRow(Base):
 
 
 class TicketCcRow(Base):
-    """One CC'd user of a ticket: an index-friendly copy of tickets.cc_user_ids for "involving me"."""
+    """One CC'd user of a ticket: an indexed copy of tickets.cc_user_ids for "involving me"."""
 
     __tablename__ = "ticket_cc"
 

@@ -1,4 +1,4 @@
-"""SQL repositories: select() in, domain objects out. They flush but never commit (the UoW does)."""
+"""SQL repositories: select() in, domain objects out. They flush, never commit (the UoW does)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from workflows.model import PRIORITY_RANK, Customer, Priority, Status, Ticket, T
 
 
 class TicketFilter(Protocol):
-    """The fields of commands.ports.TicketQuery that find() reads (storage may not import commands)."""
+    """What find() reads of commands.ports.TicketQuery (storage may not import commands)."""
 
     @property
     def statuses(self) -> frozenset[Status] | None: ...
@@ -35,6 +35,7 @@ class TicketFilter(Protocol):
     @property
     def limit(self) -> int: ...
 
+
 # Unknown priorities (a later feature adding one before this map learns it) sort last.
 _PRIORITY_ORDER = case(
     {priority.value: rank for priority, rank in PRIORITY_RANK.items()},
@@ -46,7 +47,9 @@ _PRIORITY_ORDER = case(
 def _dialect(session: AsyncSession) -> str:
     bind = session.bind
     if bind is None:
-        raise RuntimeError("the session must be bound to an engine (use storage.db.session_factory)")
+        raise RuntimeError(
+            "the session must be bound to an engine (use storage.db.session_factory)"
+        )
     return bind.dialect.name
 
 
@@ -55,7 +58,9 @@ class SqlTicketRepository:
         self._session = session
 
     async def add(self, ticket: Ticket) -> Ticket:
-        """Insert the ticket; return it with the id the database gave it."""
+        """Insert a new ticket (id None); return it with the id the database gave it."""
+        if ticket.id is not None:  # an explicit id would leave PostgreSQL's sequence behind
+            raise ValueError(f"add() takes a new ticket, not #{ticket.id}; use save()")
         row = TicketRow.from_domain(ticket)
         self._session.add(row)
         await self._session.flush()
@@ -113,14 +118,18 @@ class SqlTicketRepository:
             stmt = stmt.where(TicketRow.assignee_id.is_(None))
         if query.plan is not None:
             plan = query.plan.lower()
-            stmt = stmt.where(TicketRow.plan.is_(None) if plan == "none" else TicketRow.plan == plan)
+            stmt = stmt.where(
+                TicketRow.plan.is_(None) if plan == "none" else TicketRow.plan == plan
+            )
         if query.category is not None:
             stmt = stmt.where(TicketRow.category == query.category)
         if query.involving_user_id is not None:
             user_id = query.involving_user_id
             cc_of_user = select(TicketCcRow.ticket_id).where(TicketCcRow.user_id == user_id)
             stmt = stmt.where(or_(TicketRow.requester_id == user_id, TicketRow.id.in_(cc_of_user)))
-        stmt = stmt.order_by(_PRIORITY_ORDER, TicketRow.created_at, TicketRow.id).limit(query.limit)
+        stmt = stmt.order_by(_PRIORITY_ORDER, TicketRow.created_at, TicketRow.id).limit(
+            query.limit
+        )
         return [row.to_domain() for row in await self._session.scalars(stmt)]
 
     async def due(self, before: datetime, limit: int = 500) -> list[Ticket]:
@@ -219,7 +228,8 @@ class SqlClaimRepository:
 
     async def get(self, kind: str, key: str) -> str | None:
         stmt = select(ClaimRow.value).where(ClaimRow.kind == kind, ClaimRow.key == key)
-        return await self._session.scalar(stmt)
+        value: str | None = await self._session.scalar(stmt)
+        return value
 
     async def set(self, kind: str, key: str, value: str) -> None:
         stmt = self._insert(ClaimRow).values(kind=kind, key=key, value=value)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from types import TracebackType
 from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -47,12 +46,7 @@ class SqlUnitOfWork:
         self.claims = SqlClaimRepository(session)
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None = None,
-        exc: BaseException | None = None,
-        tb: TracebackType | None = None,
-    ) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         session, self._session = self.session, None
         try:
             await session.rollback()  # a no-op after commit(); undoes anything left over

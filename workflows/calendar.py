@@ -47,19 +47,19 @@ class BusinessCalendar:
         return day.weekday() in self.days and day not in self.holidays
 
     def window(self, day: date) -> tuple[datetime, datetime]:
-        """The UTC instants at which `day` opens and closes (whether or not it is a business day)."""
+        """The UTC instants at which `day` opens and closes, business day or not."""
         return _instant(day, self.opens, self.tz), _instant(day, self.closes, self.tz)
 
     def is_open(self, at: datetime) -> bool:
         """Inside an open window; the closing instant itself still counts as open."""
-        at = _utc(at)
+        at = to_utc(at)
         return any(o <= at <= c for o, c in takewhile(lambda w: w[0] <= at, self._windows(at)))
 
     def add(self, start_at: datetime, budget: timedelta) -> datetime:
         """The earliest instant by which `budget` of business time has passed since `start_at`."""
         if budget < _ZERO:
             raise ValueError(f"budget must not be negative, got {budget}")
-        start_at, remaining = _utc(start_at), budget
+        start_at, remaining = to_utc(start_at), budget
         for opens_at, closes_at in self._windows(start_at):
             begin_at = max(opens_at, start_at)
             if begin_at > closes_at:
@@ -71,7 +71,7 @@ class BusinessCalendar:
 
     def elapsed(self, start_at: datetime, end_at: datetime) -> timedelta:
         """Business time between two instants; zero when `end_at` is not after `start_at`."""
-        start_at, end_at, total = _utc(start_at), _utc(end_at), _ZERO
+        start_at, end_at, total = to_utc(start_at), to_utc(end_at), _ZERO
         for opens_at, closes_at in self._windows(start_at):
             if opens_at >= end_at:
                 break
@@ -81,14 +81,14 @@ class BusinessCalendar:
 
     def next_business_day_end(self, at: datetime) -> datetime:
         """Closing time of the first business day after the local date of `at`."""
-        day = _utc(at).astimezone(self.tz).date() + _DAY
+        day = to_utc(at).astimezone(self.tz).date() + _DAY
         while not self.is_business_day(day):
             day += _DAY
         return self.window(day)[1]
 
     def _windows(self, start_at: datetime) -> Iterator[tuple[datetime, datetime]]:
         """Business windows in order, from the day before `start_at`'s local date, for ever."""
-        day = _utc(start_at).astimezone(self.tz).date() - _DAY
+        day = to_utc(start_at).astimezone(self.tz).date() - _DAY
         while True:
             if self.is_business_day(day):
                 yield self.window(day)
@@ -114,7 +114,7 @@ def business_calendar(
 
 
 def zone_from_profile(tz_dict: Mapping[str, Any] | None, fallback: str) -> ZoneInfo:
-    """The zone a Mattermost profile shows its user (automatic or manual); bad or empty: fallback."""
+    """The zone a Mattermost profile shows (automatic or manual); bad or empty: `fallback`."""
     profile = tz_dict or {}
     automatic = str(profile.get("useAutomaticTimezone", "")).strip().lower() == "true"
     name = profile.get("automaticTimezone" if automatic else "manualTimezone")
@@ -136,8 +136,8 @@ def _instant(day: date, wall: time, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, wall, tzinfo=tz).astimezone(UTC)
 
 
-def _utc(at: datetime) -> datetime:
-    """Refuse naive datetimes: a naive time has no place on a requester's calendar."""
+def to_utc(at: datetime) -> datetime:
+    """The same instant in UTC; a naive datetime is refused, having no place on a calendar."""
     if at.tzinfo is None or at.utcoffset() is None:
         raise ValueError(f"expected an aware datetime, got {at!r}")
     return at.astimezone(UTC)

@@ -88,18 +88,23 @@ class InvalidTransition(Exception):
         if self.current is Status.CLOSED:
             return f"{name} is Closed; closed tickets can't change."
         if TRANSITIONS.get((self.current, self.action)) is None:
-            reason = _REFUSALS.get(self.action, "that can't be done now")
+            key = (self.current, self.action)
+            reason = _REFUSALS.get(key) or _REFUSALS.get(self.action, "that can't be done now")
             return f"{name} is {status}; {reason}."
         return f"{name} is {status}; that can't be done now."  # a guard subclass overrides
 
 
-_REFUSALS: Final[Mapping[Action, str]] = MappingProxyType({
-    Action.ASSIGN: "it can't be assigned",
-    Action.UNASSIGN: "there is no assignee to remove",
-    Action.ASK_CUSTOMER: "only an Open ticket can be set to Pending",
-    Action.CUSTOMER_REPLIED: "it can't take a customer message",
-    Action.SOLVE: "assign it and work on it before solving it",
-    Action.REOPEN: "only a Pending or Solved ticket can be set back to Open",
+# Why an action outside the table is refused: (status, action) first, then by action alone.
+_REFUSALS: Final[Mapping[tuple[Status, Action] | Action, str]] = MappingProxyType({
+    (Status.NEW, Action.UNASSIGN): "it has no assignee to remove",
+    (Status.NEW, Action.ASK_CUSTOMER): "assign it before asking the customer",
+    (Status.NEW, Action.SOLVE): "assign it before solving it",
+    (Status.NEW, Action.REOPEN): "assign it to open it",
+    (Status.OPEN, Action.REOPEN): "it is already Open",
+    (Status.PENDING, Action.ASK_CUSTOMER): "it is already waiting on the customer",
+    (Status.SOLVED, Action.SOLVE): "it is already Solved",
+    (Status.SOLVED, Action.UNASSIGN): "a Solved ticket keeps its assignee",
+    (Status.SOLVED, Action.ASK_CUSTOMER): "set it back to Open first",
     Action.AUTO_CLOSE: "only a Solved ticket closes automatically",
 })
 

@@ -1,4 +1,4 @@
-"""Follow-the-sun on-call rota: who is on call, hand-overs, gaps in cover. Pure: the clock is `now`."""
+"""Follow-the-sun on-call rota: who is on call, hand-overs, gaps in cover. Pure: `now` is given."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ class Rota:
 
 @dataclass(frozen=True, slots=True)
 class Override:
-    """`user` replaces the scheduled person at `level` in [from_at, to_at), in `region` if given."""
+    """`user` replaces the scheduled person at `level` in [from_at, to_at), in `region` if set."""
 
     user: str
     from_at: datetime
@@ -120,7 +120,7 @@ def parse_duration(text: str) -> timedelta:
 
 
 def parse_hours(text: str) -> tuple[time, time]:
-    """'08:00-16:00' -> (08:00, 16:00); '22:00-06:00' crosses midnight; '24:00' ends at midnight."""
+    """'08:00-16:00' -> (08:00, 16:00); '22:00-06:00' crosses midnight; '24:00' is midnight."""
     parts = text.split("-")
     if len(parts) != 2:
         raise ValueError(f"{text!r} is not hours like 08:00-16:00")
@@ -137,9 +137,9 @@ def parse_handover(text: str) -> tuple[int, time]:
 
 def _clock(text: str) -> time:
     match = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*", text)
-    if match is None or int(match[1]) > 24 or int(match[2]) > 59:
+    if match is None or int(match[2]) > 59 or (int(match[1]), int(match[2])) > (24, 0):
         raise ValueError(f"{text!r} is not a time like 08:00")
-    return time(0) if int(match[1]) == 24 and int(match[2]) == 0 else time(int(match[1]), int(match[2]))
+    return time(int(match[1]) % 24, int(match[2]))
 
 
 # -- shifts and rotations ---------------------------------------------------------------------
@@ -150,15 +150,17 @@ def _wall(day: date, at: time, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, at, tzinfo=tz).astimezone(UTC)
 
 
-def shifts(region: Region, start_at: datetime, end_at: datetime) -> list[tuple[datetime, datetime]]:
-    """The region's shifts, in UTC, that overlap [start_at, end_at)."""
+def _shifts(
+    region: Region, start_at: datetime, end_at: datetime
+) -> list[tuple[datetime, datetime]]:
+    """The region's shifts, in UTC, that touch [start_at, end_at]."""
     day, last = start_at.astimezone(region.tz).date() - DAY, end_at.astimezone(region.tz).date()
     windows = []
     while day <= last:
         overnight = region.ends <= region.starts
         begin = _wall(day, region.starts, region.tz)
         finish = _wall(day + DAY if overnight else day, region.ends, region.tz)
-        if begin < end_at and finish > start_at and finish > begin:
+        if begin <= end_at and finish > start_at and finish > begin:
             windows.append((begin, finish))
         day += DAY
     return windows
@@ -179,7 +181,9 @@ def rotation_index(region: Region, at: datetime) -> int:
     return (at.astimezone(region.tz).replace(tzinfo=None) - _anchor(region)) // region.rotation
 
 
-def _rotation_handovers(region: Region, start_at: datetime, end_at: datetime) -> Iterator[datetime]:
+def _rotation_handovers(
+    region: Region, start_at: datetime, end_at: datetime
+) -> Iterator[datetime]:
     period = rotation_index(region, start_at) + 1
     while (at := _wall_naive(_anchor(region) + period * region.rotation, region.tz)) < end_at:
         yield at
@@ -196,11 +200,11 @@ def _scheduled(region: Region, level: Level, at: datetime) -> str | None:
 
 
 def _on_shift(rota: Rota, at: datetime) -> Region | None:
-    """The region whose current shift began last (the newcomer takes over); first listed on a tie."""
+    """The region whose shift began last (the newcomer takes over); the first listed on ties."""
     started = [
         (begin, -position, region)
         for position, region in enumerate(rota.regions)
-        for begin, finish in shifts(region, at, at + timedelta(microseconds=1))
+        for begin, finish in _shifts(region, at, at)
         if begin <= at < finish
     ]
     return max(started, key=lambda entry: entry[:2])[2] if started else None
@@ -222,7 +226,9 @@ def _override(
     return matches[-1] if matches else None
 
 
-def _scheduled_holder(rota: Rota, region: Region | None, level: Level, at: datetime) -> _Holder | None:
+def _scheduled_holder(
+    rota: Rota, region: Region | None, level: Level, at: datetime
+) -> _Holder | None:
     """The lead at any time; otherwise the on-shift region's person in rotation (none in a gap)."""
     if level is Level.LEAD:
         return (rota.lead[0], None) if rota.lead else None
@@ -250,7 +256,7 @@ def _change_points(
     """Every instant in (start_at, end_at) at which a holder might change."""
     points = {at for o in overrides for at in (o.from_at, o.to_at)}
     for region in rota.regions:
-        points.update(at for window in shifts(region, start_at, end_at) for at in window)
+        points.update(at for window in _shifts(region, start_at, end_at) for at in window)
         points.update(_rotation_handovers(region, start_at, end_at))
     return sorted(at for at in points if start_at < at < end_at)
 
@@ -258,27 +264,34 @@ def _change_points(
 def handovers(
     rota: Rota, overrides: Sequence[Override], start_at: datetime, days: float
 ) -> list[Handover]:
-    """Each change of holder after `start_at` within `days`, in time order, levels in paging order."""
+    """Each change of holder after `start_at` within `days`, by time, then in paging order."""
+    return list(_changes(rota, overrides, start_at, start_at + days * DAY))
+
+
+def _changes(
+    rota: Rota, overrides: Sequence[Override], start_at: datetime, end_at: datetime
+) -> Iterator[Handover]:
     current = _holders(rota, overrides, start_at)
-    changes = []
-    for at in _change_points(rota, overrides, start_at, start_at + days * DAY):
+    for at in _change_points(rota, overrides, start_at, end_at):
         holders = _holders(rota, overrides, at)
         for level in Level:
             if (holder := holders.get(level)) != current.get(level):
                 person, region = holder or (None, None)
-                changes.append(Handover(at, region, level, person))
+                yield Handover(at, region, level, person)
         current = holders
-    return changes
 
 
 def who_is_on_call(rota: Rota, overrides: Sequence[Override], now: datetime) -> OnCall:
     """Who holds each level now, and until the next hand-over of that level."""
+    holders = _holders(rota, overrides, now)
     until: dict[Level, datetime] = {}
-    for change in handovers(rota, overrides, now, _horizon(rota, overrides, now) / DAY):
+    for change in _changes(rota, overrides, now, now + _horizon(rota, overrides, now)):
         until.setdefault(change.level, change.at)
+        if until.keys() >= holders.keys():
+            break
     return {
         level: Shift(person, region, until.get(level))
-        for level, (person, region) in _holders(rota, overrides, now).items()
+        for level, (person, region) in holders.items()
     }
 
 
@@ -291,7 +304,7 @@ def _horizon(rota: Rota, overrides: Sequence[Override], now: datetime) -> timede
 def coverage_gaps(rota: Rota, start_at: datetime, days: float) -> list[Gap]:
     """Intervals in [start_at, start_at + days) that no region's shift covers."""
     end_at = start_at + days * DAY
-    windows = sorted(w for region in rota.regions for w in shifts(region, start_at, end_at))
+    windows = sorted(w for region in rota.regions for w in _shifts(region, start_at, end_at))
     gaps, covered_to = [], start_at
     for begin, finish in windows:
         if begin > covered_to:

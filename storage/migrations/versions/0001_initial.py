@@ -86,7 +86,10 @@ def upgrade() -> None:
         sa.Column("user_id", sa.String(MM_ID), nullable=False),
         sa.PrimaryKeyConstraint("ticket_id", "user_id", name="pk_ticket_cc"),
         sa.ForeignKeyConstraint(
-            ["ticket_id"], ["tickets.id"], name="fk_ticket_cc_ticket_id_tickets", ondelete="CASCADE"
+            ["ticket_id"],
+            ["tickets.id"],
+            name="fk_ticket_cc_ticket_id_tickets",
+            ondelete="CASCADE",
         ),
     )
     op.create_index("ix_ticket_cc_user_id", "ticket_cc", ["user_id"])

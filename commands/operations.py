@@ -1,0 +1,90 @@
+"""What staff do to a ticket, shared by buttons, dialogs and slash commands."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from commands import replies, threads, tickets
+from commands.conversation import post_to_staff_thread
+from commands.deps import Deps
+from commands.errors import UserError
+from workflows import lifecycle
+from workflows.lifecycle import Action
+from workflows.model import EventKind, Priority, Status, Ticket, TicketEvent
+from workflows.permissions import Permission
+
+
+async def assign(deps: Deps, ticket_id: int, actor_id: str, assignee_id: str) -> Ticket:
+    """Assign to a staff member (New → Open); only staff can hold tickets."""
+    await tickets.load(deps, ticket_id, actor_id, Permission.ASSIGN)
+    if not await deps.directory.is_staff(assignee_id):
+        raise UserError(replies.NOT_STAFF_ASSIGNEE)
+    now = deps.clock()
+    ticket, _ = await tickets.change(deps, ticket_id, lambda t: lifecycle.apply(
+        t, Action.ASSIGN, actor_id=actor_id, at=now, assignee_id=assignee_id))
+    return ticket
+
+
+async def set_status(deps: Deps, ticket_id: int, actor_id: str, action: Action) -> Ticket:
+    await tickets.load(deps, ticket_id, actor_id, Permission.CHANGE_STATUS)
+    now = deps.clock()
+    ticket, _ = await tickets.change(deps, ticket_id, lambda t: lifecycle.apply(
+        t, action, actor_id=actor_id, at=now))
+    return ticket
+
+
+async def set_priority(deps: Deps, ticket_id: int, actor_id: str, priority: Priority) -> Ticket:
+    await tickets.load(deps, ticket_id, actor_id, Permission.CHANGE_PRIORITY)
+    now = deps.clock()
+
+    def reprioritise(t: Ticket) -> tuple[Ticket, list[TicketEvent]]:
+        if t.priority is priority:
+            return t, []
+        if t.status is Status.CLOSED:
+            raise lifecycle.TicketClosed(t.status, Action.REOPEN, ticket_id=t.id)
+        event = TicketEvent(t.id or 0, EventKind.PRIORITY_CHANGED, now, actor_id=actor_id,
+                            from_value=t.priority.value, to_value=priority.value)
+        return replace(t, form=replace(t.form, priority=priority), updated_at=now), [event]
+
+    ticket, _ = await tickets.change(deps, ticket_id, reprioritise)
+    return ticket
+
+
+async def set_hold(deps: Deps, ticket_id: int, actor_id: str, hold: bool | None) -> Ticket:
+    """Turn "do not close" on or off (None toggles)."""
+    acting = await tickets.load(deps, ticket_id, actor_id, Permission.HOLD)
+    target = (not acting.ticket.hold) if hold is None else hold
+    now = deps.clock()
+    ticket, _ = await tickets.change(deps, ticket_id, lambda t: lifecycle.set_hold(
+        t, target, actor_id=actor_id, at=now))
+    return ticket
+
+
+async def reply(deps: Deps, ticket_id: int, actor_id: str, body: str) -> Ticket:
+    """A public reply to the customer's thread, with a copy in the staff thread."""
+    acting = await tickets.load(deps, ticket_id, actor_id, Permission.REPLY_PUBLIC)
+    ticket = acting.ticket
+    if not body.strip():
+        raise UserError(replies.EMPTY_REPLY)
+    if ticket.status is Status.CLOSED:
+        raise UserError(lifecycle.TicketClosed(ticket.status, Action.REOPEN, ticket_id=ticket_id).explain())
+    if not ticket.customer_root_id:
+        raise UserError(replies.NO_CUSTOMER_THREAD)
+    await threads.deliver_reply(deps, ticket, actor_id, body)
+    author = replies.person(await deps.gateway.get_user(actor_id))
+    await post_to_staff_thread(deps, ticket, replies.reply_sent_copy(author, body), role="reply_copy")
+    return ticket
+
+
+async def note(deps: Deps, ticket_id: int, actor_id: str, body: str) -> Ticket:
+    """An internal note: recorded and shown in the staff thread, never sent to the customer."""
+    acting = await tickets.load(deps, ticket_id, actor_id, Permission.NOTE)
+    if not body.strip():
+        raise UserError(replies.EMPTY_NOTE)
+    ticket = acting.ticket
+    assert ticket.id is not None
+    await tickets.record(deps, TicketEvent(ticket.id, EventKind.INTERNAL_NOTE, deps.clock(),
+                                           actor_id=actor_id, data={"text": body[:4000]}))
+    author = replies.person(await deps.gateway.get_user(actor_id))
+    await post_to_staff_thread(deps, ticket, replies.note_copy(author, body), role="note")
+    return ticket
