@@ -25,6 +25,7 @@ from bot.websocket import MattermostWebsocket
 from commands import jobs, threads
 from commands.deps import Background, Deps, Desk, DeskPolicy
 from commands.directory import Directory, Group
+from commands.router import ROUTERS
 from commands.ports import ChatGateway
 from commands.signing import Signer, derive_key
 from storage import db
@@ -49,7 +50,7 @@ class SupportBot:
         self.settings = settings
         self.clock = clock
         self.gateway: Any = gateway or MattermostGateway(settings.mattermost.url, settings.mattermost.token)
-        self.command_token: str | None = None
+        self.command_tokens: dict[str, str] = {}  # trigger -> token Mattermost sends
         self.background = Background()
         self.deps: Deps | None = None
         self.ready = asyncio.Event()
@@ -105,7 +106,8 @@ class SupportBot:
             await uow.customers.replace_all(desk.customers)
             await uow.commit()
         await self._start_http()
-        self.command_token = await startup.register_command(self.gateway, team["id"], desk.public_url)
+        self.command_tokens = await startup.register_commands(
+            self.gateway, team["id"], desk.public_url, ROUTERS.values())
         await self._start_websocket()
         self.background.spawn(self.jobs.run_all(), name="first-run")
         if self.run_scheduler:

@@ -57,11 +57,11 @@ class MattermostGateway:
 
     @property
     def driver(self) -> Driver:
-        """The underlying Driver, for endpoints the gateway does not cover (call it off the loop)."""
+        """The underlying Driver, for endpoints not covered here (call it off the loop)."""
         return self._rest.driver
 
     async def close(self) -> None:
-        """Shut down the thread pool (queued calls fail) and close the HTTP sessions. Idempotent."""
+        """Shut down the pool (queued calls fail) and close the HTTP sessions. Idempotent."""
         self._rest.close()
 
     async def _bot_id(self) -> str:

@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from commands import replies
 from commands.actions import ACTIONS
 from commands.models import ActionClick, ActionResult, DialogResult, DialogSubmission, Reply, SlashCommand
-from commands.router import DIALOGS, TICKET
+from commands.router import DIALOGS, ROUTERS
 
 log = logging.getLogger(__name__)
 
@@ -73,15 +73,17 @@ async def slash_command(request: web.Request) -> web.Response:
     form: dict[str, Any] = dict(request.query) if request.method == "GET" else dict(await request.post())
     header = request.headers.get("Authorization", "")
     token = header[6:].strip() if header.lower().startswith("token ") else str(form.get("token", ""))
-    expected = bot.command_token or ""
+    trigger = str(form.get("command", "")).lstrip("/").lower()
+    expected = bot.command_tokens.get(trigger, "")
     if not expected or not secrets.compare_digest(token.encode(), expected.encode()):
-        log.warning("slash command refused: wrong or missing token (user %s)", form.get("user_id"))
+        log.warning("slash command /%s refused: wrong or missing token (user %s)",
+                    trigger[:32], form.get("user_id"))
         return web.json_response({"text": "unauthorized"}, status=401)
     try:
         cmd = SlashCommand.model_validate(form)
     except ValidationError:
         raise web.HTTPBadRequest(text="malformed command request") from None
-    reply = await TICKET.dispatch(cmd, bot.deps)
+    reply = await ROUTERS[trigger].dispatch(cmd, bot.deps)
     return web.json_response(reply.as_mattermost())
 
 

@@ -1,9 +1,9 @@
 """mattermostdriver's REST Driver, wrapped: keep-alive, timeouts, one error type, bounded retries.
 
 Every call runs in a dedicated thread pool: the driver is synchronous and a direct call stalls the
-event loop (609 ms measured, shared/mattermostdriver-notes.md §2.1). The driver's own client opens a
-TCP connection per call, has no timeout, sends PATCH as GET, loses error ids and logs every HTTP
-error at ERROR; `SessionClient` replaces its transport (notes §5 Option A).
+event loop (609 ms measured, shared/mattermostdriver-notes.md §2.1). The driver's own client
+opens a TCP connection per call, has no timeout, sends PATCH as GET, loses error ids and logs
+every HTTP error at ERROR; `SessionClient` replaces its transport (notes §5 Option A).
 """
 
 from __future__ import annotations
@@ -16,13 +16,12 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
 from mattermostdriver import Driver
 from mattermostdriver.client import Client
 from mattermostdriver.exceptions import (
@@ -34,6 +33,7 @@ from mattermostdriver.exceptions import (
     NotEnoughPermissions,
     ResourceNotFound,
 )
+from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from commands.ports import GatewayError
@@ -65,8 +65,8 @@ _STATUS_DRIVER_ERROR = {status: cls for cls, status in _DRIVER_ERROR_STATUS.item
 class RetryPolicy:
     """Bounded retries: 429 waits for Retry-After, 502/503/504 back off exponentially with jitter.
 
-    `max_attempts` counts the first try. A Retry-After longer than `max_wait` is not waited for: the
-    429 is raised at once with `retry_after` set, so the caller can decide.
+    `max_attempts` counts the first try. A Retry-After longer than `max_wait` is not waited for:
+    the 429 is raised at once with `retry_after` set, so the caller can decide.
     """
 
     max_attempts: int = 4
@@ -87,12 +87,14 @@ class RetryPolicy:
         return None
 
     def backoff(self, attempt: int) -> float:
-        """Exponential backoff with jitter: between half and all of base * 2^(attempt-1), capped."""
+        """Exponential backoff with jitter: half to all of base * 2^(attempt-1), capped."""
         ceiling = min(self.max_delay, self.max_wait, self.base_delay * 2 ** (attempt - 1))
         return random.uniform(ceiling / 2, ceiling)
 
 
-def driver_options(url: str, token: str, timeout: Any, verify: bool | str = True) -> dict[str, Any]:
+def driver_options(
+    url: str, token: str, timeout: Any, verify: bool | str = True
+) -> dict[str, Any]:
     """Split "https://mm.example.com/sub" into the Driver's scheme, host, int port and basepath."""
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -100,7 +102,7 @@ def driver_options(url: str, token: str, timeout: Any, verify: bool | str = True
     host = parts.hostname
     if ":" in host:  # IPv6 literal: the driver formats "{scheme}://{url}:{port}"
         host = f"[{host}]"
-    port = parts.port or (443 if parts.scheme == "https" else 80)  # int: the driver formats with :d
+    port = parts.port or (443 if parts.scheme == "https" else 80)  # int: the driver uses {:d}
     return {
         "scheme": parts.scheme,
         "url": host,
@@ -114,7 +116,7 @@ def driver_options(url: str, token: str, timeout: Any, verify: bool | str = True
 
 
 class SessionClient(Client):
-    """The driver's Client with one keep-alive `requests.Session` per thread, PATCH and sane parsing.
+    """The driver's Client with a keep-alive `requests.Session` per thread, PATCH, sane parsing.
 
     Errors are raised as the driver's own exception classes (or plain HTTPError) but, unlike the
     driver, with `response` attached, so `to_gateway_error` can read Mattermost's error body.
@@ -191,7 +193,7 @@ class SessionClient(Client):
 
     @staticmethod
     def parse(response: requests.Response) -> Any:
-        """JSON when Content-Type starts with application/json; None for an empty body; else raw."""
+        """JSON if Content-Type starts with application/json; None for an empty body; else raw."""
         if not response.content:
             return None
         content_type = response.headers.get("Content-Type", "")
@@ -253,7 +255,8 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
 
 
 def error_from_response(response: requests.Response) -> GatewayError:
-    """Mattermost's AppError body {id, message, request_id, ...}; text bodies (429, proxies) too."""
+    """Mattermost's AppError body {id, message, request_id, ...}; text bodies (429, proxies) too.
+    """
     error_id = message = request_id = ""
     try:
         body = response.json()
@@ -265,7 +268,8 @@ def error_from_response(response: requests.Response) -> GatewayError:
         request_id = str(body.get("request_id") or "")
     if not message:
         text = response.text.strip() if body is None else ""
-        message = text[:200] if text and not text.lstrip().startswith("<") else response.reason or ""
+        is_html = text.lstrip().startswith("<")
+        message = text[:200] if text and not is_html else response.reason or ""
     return GatewayError(
         response.status_code,
         error_id,
@@ -312,7 +316,9 @@ class MattermostRest:
         self.retry = retry or RetryPolicy()
         self.driver = Driver(driver_options(url, token, timeout, verify), client_cls=SessionClient)
         self.driver.client.token = token  # no login(): that would be a blocking GET /users/me
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mattermost-rest")
+        self._executor = ThreadPoolExecutor(
+            max_workers=workers, thread_name_prefix="mattermost-rest"
+        )
         self._closed = False
 
     @property

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import Any
 
 from commands.ports import ChatGateway, GatewayError
+from commands.router import CommandRouter
 
 log = logging.getLogger(__name__)
 
-TRIGGER = "ticket"
-AUTOCOMPLETE_HINT = "[new | sales | help | list | show <id> | …]"
 
 
 class StartupError(Exception):
@@ -73,43 +73,62 @@ async def resolve_channel(
     return channel
 
 
-def command_spec(team_id: str, public_url: str) -> dict[str, Any]:
+def command_spec(router: CommandRouter, team_id: str, public_url: str) -> dict[str, Any]:
     return {
         "team_id": team_id,
-        "trigger": TRIGGER,
+        "trigger": router.trigger,
         "method": "P",
         "url": f"{public_url}/mattermost/command",
         "display_name": "Support Desk",
-        "description": "Open and work support tickets",
+        "description": router.description[:128],
         "auto_complete": True,
-        "auto_complete_desc": "Open a ticket (new, sales) or work the queue (list, show, help)",
-        "auto_complete_hint": AUTOCOMPLETE_HINT,
+        "auto_complete_desc": router.description,
+        "auto_complete_hint": router.hint,
         "username": "",
         "icon_url": "",
     }
 
 
-async def register_command(gateway: ChatGateway, team_id: str, public_url: str) -> str:
-    """Create /ticket, or update ours in place (same id and token: never delete and re-create)."""
-    spec = command_spec(team_id, public_url)
+async def register_commands(
+    gateway: ChatGateway, team_id: str, public_url: str, routers: Iterable[CommandRouter]
+) -> dict[str, str]:
+    """Register every slash command; returns trigger -> the token Mattermost will send."""
+    existing = await _list(gateway, team_id)
+    return {r.trigger: await _register(gateway, existing, command_spec(r, team_id, public_url))
+            for r in routers}
+
+
+async def _list(gateway: ChatGateway, team_id: str) -> list[dict[str, Any]]:
     try:
-        existing = [c for c in await gateway.list_commands(team_id)
-                    if c.get("trigger") == TRIGGER and not c.get("delete_at")]
-        if existing:
-            current = existing[0]
+        return [c for c in await gateway.list_commands(team_id) if not c.get("delete_at")]
+    except GatewayError as exc:
+        raise _command_error(exc) from None
+
+
+async def _register(gateway: ChatGateway, existing: list[dict[str, Any]], spec: dict[str, Any]) -> str:
+    """Create the command, or update ours in place (same id and token: never delete and re-create)."""
+    trigger = spec["trigger"]
+    try:
+        same = [c for c in existing if c.get("trigger") == trigger]
+        if same:
+            current = same[0]
             updated = await gateway.update_command({**current, **spec, "id": current["id"]})
-            log.info("slash command /%s updated in place (%s)", TRIGGER, current["id"])
+            log.info("slash command /%s updated in place (%s)", trigger, current["id"])
             return str(updated.get("token") or current["token"])
         created = await gateway.create_command(spec)
     except GatewayError as exc:
-        if exc.status == 403:
-            raise StartupError(
-                "mattermost: the bot may not manage slash commands in this team; make the bot "
-                "account a team admin (or grant manage_slash_commands)"
-            ) from None
-        if exc.status == 501:
-            raise StartupError("mattermost: slash commands are disabled on this server "
-                               "(System Console > Integrations > Enable Custom Slash Commands)") from None
-        raise
-    log.info("slash command /%s registered (%s)", TRIGGER, created["id"])
+        raise _command_error(exc) from None
+    log.info("slash command /%s registered (%s)", trigger, created["id"])
     return str(created["token"])
+
+
+def _command_error(exc: GatewayError) -> Exception:
+    if exc.status == 403:
+        return StartupError(
+            "mattermost: the bot may not manage slash commands in this team; make the bot "
+            "account a team admin (or grant manage_slash_commands)"
+        )
+    if exc.status == 501:
+        return StartupError("mattermost: slash commands are disabled on this server "
+                            "(System Console > Integrations > Enable Custom Slash Commands)")
+    return exc

@@ -4,8 +4,9 @@ Not mattermostdriver's Websocket: that one cannot start inside a running loop, r
 forever, cancels or drops on slow/failing handlers and never sends a close frame
 (shared/mattermostdriver-notes.md §3). Protocol facts: shared/mattermost-protocol.md §4.
 
-Frames are decoded and queued; a separate worker task runs the handler, so a slow or failing handler
-never stalls the read loop (which must keep answering the server's pings) or drops the connection.
+Frames are decoded and queued; a separate worker task runs the handler, so a slow or failing
+handler never stalls the read loop (which must keep answering the server's pings) or drops the
+connection.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 EventHandler = Callable[[dict[str, Any]], Awaitable[None]]
 ResyncHandler = Callable[[], Awaitable[None] | None]
 
-# Events whose data.post is a JSON string (mattermost-protocol.md §4.4); delivered with data.post_obj.
+# Events whose data.post is a JSON string (mattermost-protocol.md §4.4); given data.post_obj too.
 POST_EVENTS: Final = frozenset({"posted", "post_edited", "post_deleted", "ephemeral_message"})
 MAX_MESSAGE_BYTES: Final = 16 * 1024 * 1024  # props may reach 800000 runes
 
@@ -40,7 +41,7 @@ _STOPPED: Final = "stopped"
 
 
 class WebsocketAuthError(Exception):
-    """The server refused the token `max_auth_failures` times in a row: reconnecting is pointless."""
+    """The server refused the token `max_auth_failures` times in a row: retrying is pointless."""
 
 
 def decode_post(event: dict[str, Any]) -> dict[str, Any] | None:
@@ -77,7 +78,8 @@ class MattermostWebsocket:
 
     `on_event` is an async handler (run by a worker task, one event at a time, exceptions logged)
     or an asyncio.Queue the caller consumes. Either way the queue is bounded: when it is full the
-    event is dropped, counted in `events_dropped`, and `on_resync` is called so the app can recover.
+    event is dropped, counted in `events_dropped`, and `on_resync` is called so the app can
+    recover.
     `on_resync` is also called when, after a reconnect, the server starts a new connection (a hello
     with a new connection_id): events sent in between are lost and must be fetched over REST.
 
@@ -179,7 +181,7 @@ class MattermostWebsocket:
                     )
                     if auth_failures >= self._max_auth_failures:
                         raise WebsocketAuthError(
-                            f"Mattermost refused the websocket token {auth_failures} times in a row"
+                            f"Mattermost refused the websocket token {auth_failures} times"
                         )
                 delay = self._backoff_delay(failures)
                 log.info("Mattermost websocket %s; reconnecting in %.2fs", outcome, delay)
@@ -305,7 +307,7 @@ class MattermostWebsocket:
         return _AUTH_FAILED
 
     def _on_text(self, raw: str, challenge_seq: int, ping_seq: int) -> str | None:
-        """Handle one text frame; returns _AUTH_OK / _AUTH_FAILED when it settles authentication."""
+        """Handle one text frame; returns _AUTH_OK / _AUTH_FAILED when it settles auth."""
         try:
             frame = json.loads(raw)
         except ValueError:

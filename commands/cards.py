@@ -35,7 +35,7 @@ def visible_buttons(ticket: Ticket) -> list[str]:
         return []
     allowed = allowed_actions(ticket)
     shown = {
-        "take": Action.ASSIGN in allowed and ticket.status is not Status.SOLVED,
+        "take": Action.ASSIGN in allowed and ticket.assignee_id is None,
         "assign": Action.ASSIGN in allowed,
         "reply": True,
         "pending": Action.ASK_CUSTOMER in allowed,

@@ -10,4 +10,4 @@ from commands.router import TICKET
 
 @TICKET.subcommand("help", usage="help", summary="show this help")
 async def show_help(cmd: SlashCommand, args: list[str], deps: Deps) -> Reply:
-    return Reply.ephemeral(replies.usage(TICKET.entries(staff=False)))
+    return Reply.ephemeral(replies.usage(TICKET.entries(staff=False), TICKET.trigger))

@@ -23,14 +23,15 @@ def ref(ticket_id: int | None) -> str:
     return f"#{ticket_id}"
 
 
-def usage(entries: Sequence[tuple[str, str]]) -> str:
-    lines = ["**Support desk** — `/ticket <command>`", ""]
-    lines += [f"- `/ticket {usage_}` — {summary}" for usage_, summary in entries]
+def usage(entries: Sequence[tuple[str, str]], trigger: str = "ticket") -> str:
+    lines = [f"**Support desk** — `/{trigger} <command>`", ""]
+    lines += [f"- `/{trigger} {usage_}` — {summary}" for usage_, summary in entries]
     return "\n".join(lines)
 
 
-def unknown_subcommand(name: str, entries: Sequence[tuple[str, str]]) -> str:
-    return f"There is no `/ticket {text.inline(name, max_len=40)}` command.\n\n" + usage(entries)
+def unknown_subcommand(name: str, entries: Sequence[tuple[str, str]], trigger: str = "ticket") -> str:
+    return (f"There is no `/{trigger} {text.inline(name, max_len=40)}` command.\n\n"
+            + usage(entries, trigger))
 
 
 def unexpected(error_id: str) -> str:
@@ -73,11 +74,11 @@ def card_fields(
     if f.form is Form.TECHNICAL:
         fields += [
             ("Environment", _form_label(ticket, "environment", f.environment), True),
-            ("Mattermost version", text.inline(f.mattermost_version or "—", max_len=20), True),
+            ("Mattermost version", f.mattermost_version or "—", True),  # validated X.Y[.Z]
         ]
         if f.mobile_version or f.mobile_device:
             mobile = f"{_form_label(ticket, 'mobile_device', f.mobile_device)} {f.mobile_version or ''}"
-            fields.append(("Mobile", text.inline(mobile.strip(), max_len=40), True))
+            fields.append(("Mobile", mobile.strip(), True))  # a select label and a validated version
     if cc_names:
         fields.append(("CC", ", ".join(cc_names), False))
     return [{"title": t, "value": v, "short": s} for t, v, s in fields]

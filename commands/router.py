@@ -13,6 +13,9 @@ CommandHandler = Callable[[SlashCommand, list[str], Deps], Awaitable[Reply]]
 DialogHandler = Callable[[DialogSubmission, Deps], Awaitable[DialogResult]]
 
 
+ROUTERS: dict[str, "CommandRouter"] = {}  # slash-command trigger -> its router
+
+
 @dataclass(frozen=True, slots=True)
 class Route:
     handler: CommandHandler
@@ -24,9 +27,13 @@ class Route:
 class CommandRouter:
     """A registry filled by decorators; registering a name twice is a programming error."""
 
-    def __init__(self, trigger: str) -> None:
+    def __init__(self, trigger: str, *, description: str, hint: str, default: str = "help") -> None:
         self.trigger = trigger
+        self.description = description  # shown by Mattermost's autocomplete
+        self.hint = hint
+        self.default = default  # the subcommand a bare `/trigger` runs
         self._routes: dict[str, Route] = {}
+        ROUTERS[trigger] = self
 
     def subcommand(
         self, name: str, *, usage: str, summary: str, staff_only: bool = False
@@ -47,10 +54,10 @@ class CommandRouter:
 
     async def dispatch(self, cmd: SlashCommand, deps: Deps) -> Reply:
         words = cmd.text.split()
-        name = words[0].lower() if words else "help"
+        name = words[0].lower() if words else self.default
         route = self._routes.get(name)
         if route is None:
-            return Reply.ephemeral(replies.unknown_subcommand(name, self.entries(staff=False)))
+            return Reply.ephemeral(replies.unknown_subcommand(name, self.entries(staff=False), self.trigger))
         return await route.handler(cmd, words[1:], deps)
 
 
@@ -74,5 +81,9 @@ class DialogRouter:
         return await handler(sub, deps)
 
 
-TICKET = CommandRouter("ticket")
+TICKET = CommandRouter(
+    "ticket",
+    description="Open a ticket (new, sales) or work the queue (list, show, reply, …)",
+    hint="[new | sales | list | show <id> | help]",
+)
 DIALOGS = DialogRouter()

@@ -30,9 +30,9 @@ async def main(host: str, port: int) -> None:
     emu = Emulator(host=host, port=port)
     await emu.start()
     info = seed(emu)
-    print(f"Mattermost emulator at {emu.url}")
+    print(f"Mattermost emulator at {emu.url}", flush=True)
     for key, value in info.items():
-        print(f"  {key}: {value}")
+        print(f"  {key}: {value}", flush=True)
     try:
         await asyncio.Event().wait()
     finally:

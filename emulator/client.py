@@ -38,9 +38,13 @@ class ClientMixin:
     store: Store
 
     async def execute_command(self, user: User, channel_id: str, command: str,
-                              root_id: str = "") -> CommandResult:
+                              root_id: str = "", team_id: str | None = None) -> CommandResult:
+        """Like the webapp: in a DM/GM the current team (default: the user's first) is sent."""
+        if team_id is None:
+            team_id = next((t for t, members in self.store.team_members.items()
+                            if user.id in members), "")
         try:
-            return await execute_command(self, user, channel_id, command, root_id)
+            return await execute_command(self, user, channel_id, command, root_id, team_id)
         except AppError as err:
             return CommandResult(err.status, _error_body(err))
 
@@ -71,7 +75,8 @@ class ClientMixin:
             return opened[-1] if opened else {}
         if "dialog" not in dialog:
             return {"dialog": dialog}
-        match = [d for d in opened if d["trigger_id"] == dialog.get("trigger_id")]
+        every = [d for seen in self.store.dialogs.values() for d in seen]
+        match = [d for d in every if d["trigger_id"] == dialog.get("trigger_id")]
         return match[-1] if match else dialog
 
     async def click(self, user: User, post_id: str, action_id: str,

@@ -34,7 +34,8 @@ MESSAGES = {
         "Command with a trigger of '{{.Trigger}}' not found. To send a message beginning with "
         "\"/\", try adding an empty space at the beginning of the message.",
     "api.command.execute_command.create_post_failed.app_error":
-        "Command '{{.Trigger}}' failed to post response. Please contact your System Administrator.",
+        "Command '{{.Trigger}}' failed to post response. Please contact your System "
+        "Administrator.",
     "api.command.command_post.forbidden.app_error":
         "Specified user is not a member of specified channel.",
     "api.command.duplicate_trigger.app_error":
@@ -102,7 +103,8 @@ class AppError(Exception):
         return text
 
     def body(self, request_id: str) -> dict:
-        return {"id": self.id, "message": self.message, "detailed_error": "",  # EnableDeveloper off
+        # detailed_error is always present and blank unless EnableDeveloper (off by default)
+        return {"id": self.id, "message": self.message, "detailed_error": "",
                 "request_id": request_id, "status_code": self.status}
 
 

@@ -31,7 +31,8 @@ def make_trigger_id(key: bytes, client_id: str, user_id: str, now_ms: int) -> st
     return base64.b64encode(f"{payload}:{sig}".encode()).decode()
 
 
-def decode_trigger_id(key: bytes, trigger_id: str, now_ms: int, timeout_s: float) -> tuple[str, str]:
+def decode_trigger_id(key: bytes, trigger_id: str, now_ms: int,
+                      timeout_s: float) -> tuple[str, str]:
     """Return (client trigger id, user id) or raise the server's AppError."""
     prefix = "interactive_message.decode_trigger_id."
     try:

@@ -169,11 +169,15 @@ def update_post(emu: Emulator, post: dict, *, message: str | None = None,
     new_props = post["props"] if props is None else normalize_props(copy.deepcopy(props))
     validate_message(new_msg, new_props, file_ids if file_ids is not None else [])
     now = emu.now_ms()
-    if new_msg != post["message"]:
-        post["edit_at"] = now
+    old_msg, old_atts = post["message"], post["props"].get("attachments")
+    old_files = list(post.get("file_ids") or [])
     post["message"], post["props"], post["update_at"] = new_msg, new_props, now
     if file_ids is not None:
         post["file_ids"] = list(file_ids)
+    # app/post.go UpdatePost: EditAt on a message change, or on file/attachment changes
+    if (new_msg != old_msg or old_files != list(post.get("file_ids") or [])
+            or old_atts != new_props.get("attachments")):
+        post["edit_at"] = now
     if is_pinned is not None:
         post["is_pinned"] = bool(is_pinned)
     if has_reactions is not None:

@@ -137,7 +137,8 @@ async def execute_command(emu: Emulator, user: User, channel_id: str, command: s
                        {"Trigger": trigger}, detailed=repr(exc)) from None
     if status != 200:
         raise AppError("api.command.execute_command.failed_resp.app_error", 500,
-                       {"Trigger": trigger, "Status": status}, detailed=raw.decode("utf-8", "replace"))
+                       {"Trigger": trigger, "Status": status},
+                       detailed=raw.decode("utf-8", "replace"))
     response = parse_reply(ctype, raw, trigger)
     handle_response(emu, cmd, user, channel.id, root_id, response, trigger)
     response["trigger_id"] = client_id

@@ -181,10 +181,12 @@ async def _handle_request(emu: Emulator, conn: Conn, req: dict) -> bool:
     if action == "authentication_challenge":
         if conn.user_id:
             return True  # already authenticated: silently ignored
+        if not isinstance(seq, int) or seq < 1:
+            return True  # bad_seq FAIL, never delivered to an unregistered connection
         token = data.get("token")
         user_id = emu.store.tokens.get(token) if isinstance(token, str) else None
-        if not isinstance(seq, int) or seq < 1 or not user_id:
-            await _close(conn, abrupt=True)
+        if not user_id:
+            await _close(conn, abrupt=True)  # conn.WebSocket.Close(): no error frame
             return False
         _register(emu.hub, conn, user_id)
         conn.queue.put_nowait(("reply", {"status": "OK", "seq_reply": seq}))

@@ -94,6 +94,13 @@ class TicketRow(Base):
         ),
         Index("ix_tickets_assignee_id_status", "assignee_id", "status"),
         Index("ix_tickets_requester_id", "requester_id"),
+        # Tickets stored but not yet (fully) announced: the retry job reads only these.
+        Index(
+            "ix_tickets_unannounced",
+            "id",
+            postgresql_where=text("card_post_id IS NULL OR customer_root_id IS NULL"),
+            sqlite_where=text("card_post_id IS NULL OR customer_root_id IS NULL"),
+        ),
         # Ticket numbers are shown to users (#1042): SQLite must never reuse a deleted one.
         {"sqlite_autoincrement": True},
     )

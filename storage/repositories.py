@@ -145,6 +145,16 @@ class SqlTicketRepository:
         )
         return [row.to_domain() for row in await self._session.scalars(stmt)]
 
+    async def unannounced(self, limit: int = 100) -> list[Ticket]:
+        """Stored tickets whose card or customer thread was not posted yet (ix_tickets_unannounced)."""
+        stmt = (
+            select(TicketRow)
+            .where(or_(TicketRow.card_post_id.is_(None), TicketRow.customer_root_id.is_(None)))
+            .order_by(TicketRow.id)
+            .limit(limit)
+        )
+        return [row.to_domain() for row in await self._session.scalars(stmt)]
+
     async def count_by_status(self) -> dict[Status, int]:
         """Every status, with 0 for those that have no ticket."""
         stmt = select(TicketRow.status, func.count()).group_by(TicketRow.status)
@@ -230,6 +240,18 @@ class SqlClaimRepository:
         stmt = select(ClaimRow.value).where(ClaimRow.kind == kind, ClaimRow.key == key)
         value: str | None = await self._session.scalar(stmt)
         return value
+
+    async def release(self, kind: str, key: str) -> None:
+        """Give a claim back (the work it guarded failed and must be retried)."""
+        await self._session.execute(
+            delete(ClaimRow).where(ClaimRow.kind == kind, ClaimRow.key == key)
+        )
+
+    async def by_kind(self, kind: str, limit: int = 1000) -> list[tuple[str, str]]:
+        """(key, value) pairs of one kind, oldest first."""
+        stmt = (select(ClaimRow.key, ClaimRow.value).where(ClaimRow.kind == kind)
+                .order_by(ClaimRow.created_at, ClaimRow.key).limit(limit))
+        return [(k, v) for k, v in await self._session.execute(stmt)]
 
     async def set(self, kind: str, key: str, value: str) -> None:
         stmt = self._insert(ClaimRow).values(kind=kind, key=key, value=value)

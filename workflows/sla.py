@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Final, TypeVar
 
 from workflows.calendar import BusinessCalendar, to_utc
@@ -69,7 +70,7 @@ _FIRST, _NEXT, _UPDATE = Metric.FIRST_REPLY, Metric.NEXT_REPLY, Metric.REGULAR_U
 
 # support-forms.md "Service levels": Premium Urgent/High count 24x7, every other cell business
 # hours. Regular updates: Premium Urgent daily (the issue's default), no other cell.
-DEFAULT_TARGETS: Final[Mapping[TargetKey, Target]] = {
+DEFAULT_TARGETS: Final[Mapping[TargetKey, Target]] = MappingProxyType({
     (_P, _U, _FIRST): _cal(1), (_P, _U, _NEXT): _cal(2), (_P, _U, _UPDATE): _cal(24),
     (_P, _H, _FIRST): _cal(2), (_P, _H, _NEXT): _cal(4),
     (_P, _N, _FIRST): _biz(8), (_P, _N, _NEXT): _biz(24),
@@ -78,14 +79,14 @@ DEFAULT_TARGETS: Final[Mapping[TargetKey, Target]] = {
     (_E, _H, _FIRST): _biz(8), (_E, _H, _NEXT): _biz(8),
     (_E, _N, _FIRST): _biz(24), (_E, _N, _NEXT): _biz(24),
     (_E, _L, _FIRST): Target(None, next_business_day=True), (_E, _L, _NEXT): _biz(24),
-}  # fmt: skip
+})  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
 class SlaPolicy:
     """Targets per plan, priority and metric; a warning once `warn_at` of a budget is used."""
 
-    targets: Mapping[TargetKey, Target] = field(default_factory=lambda: dict(DEFAULT_TARGETS))
+    targets: Mapping[TargetKey, Target] = field(default_factory=lambda: DEFAULT_TARGETS)
     warn_at: float = 0.75
 
     def __post_init__(self) -> None:
@@ -219,18 +220,13 @@ def measure(
     budget = target.budget or calendar.elapsed(
         cycle.started_at, calendar.next_business_day_end(cycle.started_at)
     )
-    deadline_at = _reached_at(cycle.spans, clock, calendar, budget)
-    warn_at = _reached_at(cycle.spans, clock, calendar, budget * policy.warn_at)
-    return MetricState(
-        cycle.metric,
-        _state(cycle, used, budget, budget * policy.warn_at),
-        cycle.key,
-        cycle.started_at,
-        warn_at,
-        deadline_at,
-        cycle.ended_at,
-        used,
-        target,
+    warn = budget * policy.warn_at
+    return replace(
+        base,
+        state=_state(cycle, used, budget, warn),
+        warn_at=_reached_at(cycle.spans, clock, calendar, warn),
+        deadline_at=_reached_at(cycle.spans, clock, calendar, budget),
+        target=target,
     )
 
 
@@ -281,9 +277,11 @@ def _add(
 def cycles(ticket: Ticket, events: Sequence[TicketEvent], now: datetime) -> list[Cycle]:
     """Fold the event log (up to `now`, in time order) into reply cycles, oldest first."""
     now = to_utc(now)
-    known = sorted((e for e in events if to_utc(e.at) <= now), key=lambda e: to_utc(e.at))
-    fold = _Fold(to_utc(ticket.created_at), _initial_priority(ticket, known))
-    for event in known:
+    ordered = sorted(events, key=lambda e: to_utc(e.at))
+    fold = _Fold(to_utc(ticket.created_at), _initial_priority(ticket, ordered))
+    for event in ordered:
+        if to_utc(event.at) > now:
+            break
         fold.apply(event)
     return fold.result()
 
@@ -319,7 +317,7 @@ class _Fold:
             self._on_status(_parse(Status, e.to_value) or Status.OPEN, at)
         elif e.kind is EventKind.PRIORITY_CHANGED and (priority := _parse(Priority, e.to_value)):
             self.priority = priority
-            self.open = {m: _with(c, priority=self.priority) for m, c in self.open.items()}
+            self.open = {m: replace(c, priority=self.priority) for m, c in self.open.items()}
         elif e.kind is EventKind.ESCALATED:
             self.escalated = True
         elif e.kind is EventKind.ESCALATION_STAGE and e.to_value in ESCALATION_ENDS:
@@ -365,7 +363,7 @@ class _Fold:
         for metric, cycle in list(self.open.items()):
             running = bool(cycle.spans) and cycle.spans[-1][1] is None
             if self._runs(metric) and not running:
-                self.open[metric] = _with(cycle, spans=(*cycle.spans, (at, None)))
+                self.open[metric] = replace(cycle, spans=(*cycle.spans, (at, None)))
             elif running and not self._runs(metric):
                 self.open[metric] = _close(cycle, at)
 
@@ -377,18 +375,14 @@ class _Fold:
         """Close a cycle; one whose clock never ran (asked on Solved, then Closed) is dropped."""
         cycle = self.open.pop(metric, None)
         if cycle is not None and cycle.spans:
-            self.done.append(_with(_close(cycle, at), ended_at=at, replied=replied))
+            self.done.append(replace(_close(cycle, at), ended_at=at, replied=replied))
 
 
 def _close(cycle: Cycle, at: datetime) -> Cycle:
     """Stop the running span, if any, at `at`."""
     if not cycle.spans or cycle.spans[-1][1] is not None:
         return cycle
-    return _with(cycle, spans=(*cycle.spans[:-1], (cycle.spans[-1][0], at)))
-
-
-def _with(cycle: Cycle, **changes: object) -> Cycle:
-    return replace(cycle, **changes)  # type: ignore[arg-type]
+    return replace(cycle, spans=(*cycle.spans[:-1], (cycle.spans[-1][0], at)))
 
 
 def _parse(kind: type[_Member], value: str | None) -> _Member | None:

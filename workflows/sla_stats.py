@@ -56,12 +56,13 @@ def samples(
     out = []
     for cycle in cycles(ticket, events, now):
         m = measure(cycle, ticket.plan, policy, calendar, now)
-        decided_at = m.ended_at if m.state is State.MET else None
-        if m.state is State.BREACHED:
-            decided_at = m.deadline_at
-        wait = cycle.ended_at - cycle.started_at if cycle.ended_at else None
-        out.append(MetricSample(ticket.id, cycle.metric, cycle.key, m.state, cycle.started_at,
-                                cycle.ended_at, cycle.replied, wait, m.used, decided_at))
+        decided = {State.MET: m.ended_at, State.BREACHED: m.deadline_at}
+        out.append(MetricSample(
+            ticket_id=ticket.id, metric=cycle.metric, cycle_key=cycle.key, state=m.state,
+            started_at=cycle.started_at, ended_at=cycle.ended_at, replied=cycle.replied,
+            wait=cycle.ended_at - cycle.started_at if cycle.ended_at else None,
+            counted=m.used, decided_at=decided.get(m.state),
+        ))  # fmt: skip
     return out
 
 
@@ -96,7 +97,7 @@ def attainment(
 
 
 def percentile(values: Sequence[_Value], p: float) -> _Value | None:
-    """The p-th percentile (0-100), interpolating between ranks as numpy's default; None if empty."""
+    """The p-th percentile (0-100), interpolated between ranks as numpy does; None if empty."""
     if not 0 <= p <= 100:
         raise ValueError(f"p must be between 0 and 100, got {p}")
     if not values:

@@ -20,7 +20,7 @@ _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 # '@' and the HTML entities a Markdown parser may decode to '@' (&#64; &#x40; &commat;, also
 # without the ';' for lenient decoders), unless a ZWSP already follows (keeps this idempotent).
 _AT = re.compile(
-    "(@|&(?:#0*64(?![0-9])|#[xX]0*40(?![0-9a-fA-F])|commat(?![0-9A-Za-z]));?)"
+    "(@|&(?:#0*64(?![0-9])|#[xX]0*40(?![0-9a-fA-F])|commat(?![0-9A-Za-z]));?+)"
     f"(?!{ZWSP})"
 )
 
@@ -153,7 +153,9 @@ def quote(text: str) -> str:
     return "\n".join(f"> {line}" if line else ">" for line in block(text).split("\n"))
 
 
-def display_name(username: str, first_name: str | None = None, last_name: str | None = None) -> str:
+def display_name(
+    username: str, first_name: str | None = None, last_name: str | None = None
+) -> str:
     """A person shown without notifying them: "Ana López (@\u200bana)" or "@\u200bana".
 
     The '@' gets a ZWSP (no @-mention); a WORD JOINER after the first name's first letter stops
@@ -228,7 +230,7 @@ def format_duration(td: timedelta) -> str:
 
 
 def format_age(created_at: datetime, now: datetime) -> str:
-    """How old something is, to the minute ("2h 5m", "3d 4h"); "<1m" when younger or in the future."""
+    """Age to the minute ("2h 5m", "3d 4h"); "<1m" when younger, or in the future (skew)."""
     age = now - created_at
     if age < timedelta(minutes=1):
         return "<1m"

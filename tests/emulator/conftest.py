@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -74,12 +75,14 @@ class FakeBot:
     url: str = ""
     requests: list = field(default_factory=list)
     replies: dict = field(default_factory=dict)  # path -> (status, content_type, body)
+    delays: dict = field(default_factory=dict)  # path -> seconds to wait before answering
 
     async def handle(self, request: web.Request) -> web.Response:
         raw = await request.read()
         self.requests.append(SimpleNamespace(path=request.path, method=request.method,
                                              headers=dict(request.headers), raw=raw,
                                              query=request.query_string))
+        await asyncio.sleep(self.delays.get(request.path, 0))
         status, ctype, body = self.replies.get(request.path, (200, "application/json", "{}"))
         return web.Response(status=status, body=body.encode(),
                             headers={"Content-Type": ctype})

@@ -130,3 +130,25 @@ async def test_execute_via_http_and_response_url(emu, api, world, fakebot, http)
     async with http.post(hook, json={"response_type": "in_channel", "text": "later"}) as resp:
         assert resp.status == 200 and await resp.text() == "ok"
     assert emu.posts(world.channel.id)[-1]["message"] == "later"
+
+
+async def test_timeout_and_membership(emu, api, world, fakebot):
+    await _register(api, world, fakebot.url + "/slow")
+    fakebot.delays["/slow"] = 1.0
+    emu.integration_timeout = 0.2
+    result = await emu.execute_command(world.alice, world.channel.id, "/ticket")
+    assert result.status == 500
+    assert result.body["id"] == "api.command.execute_command.failed.app_error"
+    other = emu.create_channel(world.team, "other", members=[world.bob])
+    result = await emu.execute_command(world.alice, other.id, "/ticket")
+    assert result.status == 403
+
+
+async def test_dm_uses_current_team(emu, api, world, fakebot):
+    await _register(api, world, fakebot.url + "/slash")
+    dm = emu.direct_channel_id(world.alice, world.bot)
+    result = await emu.execute_command(world.alice, dm, "/ticket")
+    assert result.status == 200
+    form = parse_qs(fakebot.requests[-1].raw.decode())
+    assert form["channel_name"] == ["__".join(sorted([world.alice.id, world.bot.id]))]
+    assert form["team_id"] == [world.team.id]

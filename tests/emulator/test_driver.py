@@ -14,11 +14,11 @@ from mattermostdriver.exceptions import InvalidOrMissingParameters
 def driver(emu, world):
     d = Driver({"url": "127.0.0.1", "port": emu.port, "scheme": "http", "token": world.token,
                 "basepath": "/api/v4"})
-    d.login()
     return d
 
 
 async def test_driver_round_trip(emu, world, driver):
+    await asyncio.to_thread(driver.login)  # never call the sync driver on the loop thread
     me = await asyncio.to_thread(driver.users.get_user, "me")
     assert me["id"] == world.bot.id
     channel = await asyncio.to_thread(driver.channels.get_channel_by_name, world.team.id,

@@ -27,7 +27,9 @@ FAST = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05, max_wait=5.0
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def app_error(status: int, error_id: str, message: str, request_id: str = "req123") -> web.Response:
+def app_error(
+    status: int, error_id: str, message: str, request_id: str = "req123"
+) -> web.Response:
     body = {"id": error_id, "message": message, "detailed_error": "",
             "request_id": request_id, "status_code": status}
     return web.json_response(body, status=status, headers={"X-Request-Id": request_id})
@@ -35,7 +37,7 @@ def app_error(status: int, error_id: str, message: str, request_id: str = "req12
 
 @dataclass
 class Stub:
-    """Routes by (method, path after /api/v4); records every request and every client connection."""
+    """Routes by (method, path after /api/v4); records every request and client connection."""
 
     routes: dict[tuple[str, str], Handler] = field(default_factory=dict)
     requests: list[tuple[str, str, dict[str, str], Any]] = field(default_factory=list)
@@ -63,7 +65,8 @@ class Stub:
                              "Invalid or expired session, please login again.")
         handler = self.routes.get((request.method, path))
         if handler is None:
-            return app_error(404, "api.context.404.app_error", "Sorry, we could not find the page.")
+            return app_error(404, "api.context.404.app_error",
+                             "Sorry, we could not find the page.")
         return await handler(request)
 
 
@@ -139,7 +142,8 @@ def test_driver_exceptions_without_a_response_keep_their_status() -> None:
     ("status", "error_id", "message"),
     [
         (400, "api.post.create_post.root_id.app_error", "Invalid RootId parameter."),
-        (401, "api.context.session_expired.app_error", "Invalid or expired session, please login again."),
+        (401, "api.context.session_expired.app_error",
+         "Invalid or expired session, please login again."),
         (403, "api.context.permissions.app_error", "You do not have the appropriate permissions."),
         (404, "app.channel.get_by_name.missing.app_error", "Channel does not exist."),
         (500, "app.post.save.app_error", "Unable to save the Post."),
@@ -198,7 +202,9 @@ async def test_an_html_502_keeps_its_status(stub: Stub, gateway: MattermostGatew
 # --- retries ---------------------------------------------------------------------------------
 
 
-async def test_429_waits_for_retry_after_then_succeeds(stub: Stub, gateway: MattermostGateway) -> None:
+async def test_429_waits_for_retry_after_then_succeeds(
+    stub: Stub, gateway: MattermostGateway
+) -> None:
     async def limited(request: web.Request) -> web.Response:
         return web.Response(status=429, text="limit exceeded\n", headers={"Retry-After": "1"})
     stub.route("GET", "/users/me")(sequence(limited, json_handler({"id": BOT_ID})))
@@ -266,7 +272,9 @@ async def test_a_refused_connection_is_a_connection_error() -> None:
 # --- transport -------------------------------------------------------------------------------
 
 
-async def test_sequential_calls_reuse_one_connection(stub: Stub, gateway: MattermostGateway) -> None:
+async def test_sequential_calls_reuse_one_connection(
+    stub: Stub, gateway: MattermostGateway
+) -> None:
     stub.route("GET", "/users/me")(json_handler({"id": BOT_ID}))
 
     for _ in range(20):
@@ -493,7 +501,9 @@ async def test_files_upload_and_download(stub: Stub, gateway: MattermostGateway)
     assert uploads == [{"channel_id": "c1", "name": "log.txt", "data": b"line\n"}]
 
 
-async def test_a_retried_upload_resends_the_whole_file(stub: Stub, gateway: MattermostGateway) -> None:
+async def test_a_retried_upload_resends_the_whole_file(
+    stub: Stub, gateway: MattermostGateway
+) -> None:
     sizes: list[int] = []
 
     async def upload(request: web.Request) -> web.Response:

@@ -154,7 +154,8 @@ async def stop_and_join(client: MattermostWebsocket, task: asyncio.Task[None]) -
 
 def test_websocket_url_follows_the_server_url() -> None:
     assert websocket_url("http://127.0.0.1:8065") == "ws://127.0.0.1:8065/api/v4/websocket"
-    assert websocket_url("https://mm.example.com/sub/") == "wss://mm.example.com/sub/api/v4/websocket"
+    assert websocket_url("https://mm.example.com/sub/") == (
+        "wss://mm.example.com/sub/api/v4/websocket")
     with pytest.raises(ValueError, match="http"):
         websocket_url("mm.example.com")
 
@@ -289,8 +290,10 @@ async def test_a_resumed_connection_without_hello_counts_as_connected(stub: WsSt
     stub.script = script
     stub.hello = lambda index, conn: index == 0
     resyncs: list[int] = []
-    client = MattermostWebsocket(stub.url, GOOD, Collector(), **FAST,
-                                 on_resync=lambda: resyncs.append(1))  # type: ignore[arg-type,func-returns-value]
+
+    def on_resync() -> None:  # a plain function works too
+        resyncs.append(1)
+    client = MattermostWebsocket(stub.url, GOOD, Collector(), **FAST, on_resync=on_resync)
     task = asyncio.create_task(client.run())
 
     await until(lambda: client.reconnects == 1 and client.is_connected)

@@ -21,26 +21,27 @@ def local(tz: ZoneInfo, *args: int) -> datetime:
     return datetime(*args, tzinfo=tz)  # type: ignore[misc]
 
 
-def wall(cal: BusinessCalendar, at: datetime) -> datetime:
-    """The instant as the requester's wall clock shows it, naive, for readable assertions."""
-    return at.astimezone(cal.tz).replace(tzinfo=None)
+def wall(cal: BusinessCalendar, at: datetime) -> str:
+    """The instant as the requester's wall clock and calendar show it."""
+    return at.astimezone(cal.tz).strftime("%a %Y-%m-%d %H:%M")
 
 
 # --- pinned arithmetic ---------------------------------------------------------------------
 
 def test_friday_1630_plus_one_business_hour_is_monday_0930() -> None:
-    assert wall(OFFICE, OFFICE.add(local(LA, 2025, 6, 6, 16, 30), H)) == datetime(2025, 6, 9, 9, 30)
+    due = OFFICE.add(local(LA, 2025, 6, 6, 16, 30), H)
+    assert wall(OFFICE, due) == "Mon 2025-06-09 09:30"
 
 
 def test_a_budget_that_ends_at_closing_time_is_due_at_closing_not_next_morning() -> None:
     due = OFFICE.add(local(LA, 2025, 6, 6, 16, 30), timedelta(minutes=30))
-    assert wall(OFFICE, due) == datetime(2025, 6, 6, 17, 0)
+    assert wall(OFFICE, due) == "Fri 2025-06-06 17:00"
 
 
 def test_an_event_at_0300_saturday_waits_for_monday_morning() -> None:
     saturday = local(LA, 2025, 6, 7, 3, 0)
-    assert wall(OFFICE, OFFICE.add(saturday, H)) == datetime(2025, 6, 9, 10, 0)
-    assert wall(OFFICE, OFFICE.add(saturday, timedelta(0))) == datetime(2025, 6, 9, 9, 0)
+    assert wall(OFFICE, OFFICE.add(saturday, H)) == "Mon 2025-06-09 10:00"
+    assert wall(OFFICE, OFFICE.add(saturday, timedelta(0))) == "Mon 2025-06-09 09:00"
     assert OFFICE.elapsed(saturday, local(LA, 2025, 6, 9, 9, 0)) == timedelta(0)
     assert OFFICE.elapsed(saturday, local(LA, 2025, 6, 9, 9, 45)) == timedelta(minutes=45)
     assert not OFFICE.is_open(saturday)
@@ -50,27 +51,27 @@ def test_a_requester_in_tokyo_counts_tokyo_hours_whatever_the_utc_date() -> None
     cal = BusinessCalendar(tz=TOKYO)
     sunday_utc = datetime(2025, 6, 8, 23, 30, tzinfo=UTC)  # Monday 08:30 in Tokyo
     due = cal.add(sunday_utc, 2 * H)
-    assert wall(cal, due) == datetime(2025, 6, 9, 11, 0)
+    assert wall(cal, due) == "Mon 2025-06-09 11:00"
     assert due == datetime(2025, 6, 9, 2, 0, tzinfo=UTC)
 
 
 def test_tokyo_24_business_hours_from_friday_afternoon_is_wednesday_afternoon() -> None:
     cal = BusinessCalendar(tz=TOKYO)
     due = cal.add(local(TOKYO, 2025, 6, 6, 16, 30), 24 * H)
-    assert wall(cal, due) == datetime(2025, 6, 11, 16, 30)
+    assert wall(cal, due) == "Wed 2025-06-11 16:30"
 
 
 def test_a_holiday_is_skipped() -> None:
     cal = BusinessCalendar(tz=LA, holidays=frozenset({date(2025, 12, 25)}))
     due = cal.add(local(LA, 2025, 12, 24, 16, 0), 2 * H)
-    assert wall(cal, due) == datetime(2025, 12, 26, 10, 0)
+    assert wall(cal, due) == "Fri 2025-12-26 10:00"
     assert cal.elapsed(local(LA, 2025, 12, 24, 0, 0), local(LA, 2025, 12, 27, 0, 0)) == 16 * H
 
 
 def test_los_angeles_across_the_march_change_keeps_wall_hours() -> None:
     friday = local(LA, 2025, 3, 7, 16, 0)  # PST, -8; clocks spring forward on Sunday 9 March
     due = OFFICE.add(friday, 2 * H)
-    assert wall(OFFICE, due) == datetime(2025, 3, 10, 10, 0)
+    assert wall(OFFICE, due) == "Mon 2025-03-10 10:00"
     assert due - friday == 65 * H  # the weekend was an hour short
     assert OFFICE.elapsed(friday, due) == 2 * H
 
@@ -78,7 +79,7 @@ def test_los_angeles_across_the_march_change_keeps_wall_hours() -> None:
 def test_los_angeles_across_the_november_change_keeps_wall_hours() -> None:
     friday = local(LA, 2025, 10, 31, 16, 0)  # PDT, -7; clocks fall back on Sunday 2 November
     due = OFFICE.add(friday, 2 * H)
-    assert wall(OFFICE, due) == datetime(2025, 11, 3, 10, 0)
+    assert wall(OFFICE, due) == "Mon 2025-11-03 10:00"
     assert due - friday == 67 * H  # the weekend was an hour long
 
 
@@ -87,7 +88,7 @@ def test_a_dst_sunday_worked_in_los_angeles_is_eight_wall_hours(day: date) -> No
     seven_days = BusinessCalendar(tz=LA, days=frozenset(range(7)))
     opens_at, closes_at = seven_days.window(day)
     assert seven_days.elapsed(opens_at, closes_at) == 8 * H
-    assert wall(seven_days, seven_days.add(opens_at, 3 * H)).time() == time(12, 0)
+    assert wall(seven_days, seven_days.add(opens_at, 3 * H)).endswith(" 12:00")
 
 
 def test_hours_that_span_the_change_count_real_time_not_wall_time() -> None:
@@ -99,14 +100,14 @@ def test_hours_that_span_the_change_count_real_time_not_wall_time() -> None:
 @pytest.mark.parametrize(
     ("zone", "utc_at", "local_due"),
     [
-        ("Pacific/Kiritimati", datetime(2025, 6, 8, 20, 0), datetime(2025, 6, 9, 11, 0)),  # +14
-        ("Pacific/Pago_Pago", datetime(2025, 6, 9, 20, 0), datetime(2025, 6, 9, 10, 0)),  # -11
-        ("Asia/Kathmandu", datetime(2025, 6, 9, 3, 15), datetime(2025, 6, 9, 10, 0)),  # +5:45
+        ("Pacific/Kiritimati", "2025-06-08T20:00Z", "Mon 2025-06-09 11:00"),  # +14
+        ("Pacific/Pago_Pago", "2025-06-09T20:00Z", "Mon 2025-06-09 10:00"),  # -11
+        ("Asia/Kathmandu", "2025-06-09T03:15Z", "Mon 2025-06-09 10:00"),  # +5:45
     ],
 )
-def test_zones_far_from_utc(zone: str, utc_at: datetime, local_due: datetime) -> None:
+def test_zones_far_from_utc(zone: str, utc_at: str, local_due: str) -> None:
     cal = BusinessCalendar(tz=ZoneInfo(zone))
-    assert wall(cal, cal.add(utc_at.replace(tzinfo=UTC), H)) == local_due
+    assert wall(cal, cal.add(datetime.fromisoformat(utc_at), H)) == local_due
 
 
 def test_a_full_week_has_forty_business_hours() -> None:
@@ -116,15 +117,12 @@ def test_a_full_week_has_forty_business_hours() -> None:
 
 
 def test_next_business_day_end_is_the_close_of_the_following_business_day() -> None:
-    assert wall(OFFICE, OFFICE.next_business_day_end(local(LA, 2025, 6, 9, 7, 0))) == datetime(
-        2025, 6, 10, 17, 0
-    )
-    assert wall(OFFICE, OFFICE.next_business_day_end(local(LA, 2025, 6, 6, 16, 0))) == datetime(
-        2025, 6, 9, 17, 0
-    )
-    assert wall(OFFICE, OFFICE.next_business_day_end(local(LA, 2025, 6, 7, 3, 0))) == datetime(
-        2025, 6, 9, 17, 0
-    )
+    def due(*at: int) -> str:
+        return wall(OFFICE, OFFICE.next_business_day_end(local(LA, *at)))
+
+    assert due(2025, 6, 9, 7, 0) == "Tue 2025-06-10 17:00"  # before Monday opens: Tuesday
+    assert due(2025, 6, 6, 16, 0) == "Mon 2025-06-09 17:00"
+    assert due(2025, 6, 7, 3, 0) == "Mon 2025-06-09 17:00"
 
 
 def test_every_instant_returned_is_utc() -> None:
@@ -141,7 +139,7 @@ def test_every_instant_returned_is_utc() -> None:
     ],
 )
 def test_nonsense_hours_are_refused(bad: dict[str, object]) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="opens|days|wall"):
         BusinessCalendar(**bad)  # type: ignore[arg-type]
 
 
@@ -202,24 +200,27 @@ DST_ZONES = [z for z in ZONES if z.key in (
 
 @st.composite
 def calendars(draw: st.DrawFn) -> BusinessCalendar:
-    opens = draw(st.times(max_value=time(22)).map(lambda t: t.replace(microsecond=0)))
-    length = draw(st.timedeltas(min_value=timedelta(minutes=1), max_value=timedelta(hours=12)))
-    closes = min((datetime.combine(date.min, opens) + length).time(), time(23, 59, 59))
+    """Any zone, hours of at least one hour, any non-empty set of days, a few holidays."""
+    opens = time(draw(st.integers(0, 22)), draw(st.sampled_from([0, 15, 30, 45])))
+    length = draw(st.integers(60, 12 * 60))
+    end = min(opens.hour * 60 + opens.minute + length, 24 * 60 - 1)
+    closes = time(end // 60, end % 60)
     return BusinessCalendar(
         tz=draw(st.sampled_from(ZONES)),
         opens=opens,
-        closes=max(closes, time(opens.hour, opens.minute, opens.second, 1)),
+        closes=closes,
         days=draw(st.frozensets(st.integers(0, 6), min_size=1)),
         holidays=draw(st.frozensets(st.dates(date(2024, 1, 1), date(2026, 12, 31)), max_size=20)),
     )
 
 
-instants = st.datetimes(datetime(2024, 1, 1), datetime(2026, 12, 31), timezones=st.just(UTC))
-budgets = st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=10))
+instants = st.datetimes(datetime(2024, 1, 1), datetime(2026, 12, 31),  # noqa: DTZ001 - naive bounds
+                        timezones=st.just(UTC))
+budgets = st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=3))
 plain = st.builds(BusinessCalendar, tz=st.sampled_from(ZONES))
 
 
-@settings(max_examples=300)
+@settings(max_examples=200)
 @given(calendars(), instants, budgets)
 def test_a_deadline_is_never_inside_closed_hours(
     cal: BusinessCalendar, start_at: datetime, budget: timedelta
@@ -229,7 +230,7 @@ def test_a_deadline_is_never_inside_closed_hours(
     assert due >= start_at
 
 
-@settings(max_examples=300)
+@settings(max_examples=200)
 @given(calendars(), instants, budgets)
 def test_elapsed_undoes_add(cal: BusinessCalendar, start_at: datetime, budget: timedelta) -> None:
     assert cal.elapsed(start_at, cal.add(start_at, budget)) == budget
@@ -266,5 +267,6 @@ def test_every_day_including_dst_days_has_its_wall_length(
     cal = BusinessCalendar(tz=tz, days=frozenset(range(7)))
     opens_at, closes_at = cal.window(day)
     assert cal.elapsed(opens_at, closes_at) == 8 * H
-    expected = datetime.combine(day, time(9)) + into_the_day
-    assert wall(cal, cal.add(opens_at, into_the_day)) == expected
+    due = cal.add(opens_at, into_the_day).astimezone(tz)
+    nine = datetime.combine(day, time(9))  # noqa: DTZ001 - wall-clock arithmetic on purpose
+    assert (due.date(), due.time()) == (day, (nine + into_the_day).time())

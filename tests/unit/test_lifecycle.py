@@ -218,7 +218,8 @@ def test_apply_refuses_an_unsaved_ticket() -> None:
 
 def test_apply_refuses_naive_times() -> None:
     with pytest.raises(ValueError, match="timezone"):
-        apply(ticket_in(Status.OPEN), Action.SOLVE, actor_id="ana", at=datetime(2025, 1, 1))  # noqa: DTZ001
+        naive = datetime(2025, 1, 1)  # noqa: DTZ001
+        apply(ticket_in(Status.OPEN), Action.SOLVE, actor_id="ana", at=naive)
 
 
 def test_apply_does_not_mutate_its_input() -> None:
@@ -231,13 +232,14 @@ def test_apply_does_not_mutate_its_input() -> None:
 
 def test_open_ticket_starts_new_and_unassigned() -> None:
     ticket = open_ticket(FORM, REQUESTER, T0)
-    assert (ticket.id, ticket.status, ticket.assignee_id, ticket.created_at, ticket.updated_at) == (
-        None, Status.NEW, None, T0, T0)
+    fields = (ticket.id, ticket.status, ticket.assignee_id, ticket.created_at, ticket.updated_at)
+    assert fields == (None, Status.NEW, None, T0, T0)
 
 
 @pytest.mark.parametrize(("word", "action"), [
     ("open", Action.REOPEN), ("Pending", Action.ASK_CUSTOMER), (" solved ", Action.SOLVE),
-    ("solve", Action.SOLVE), ("reopen", Action.REOPEN), ("closed", None), ("new", None), ("", None),
+    ("solve", Action.SOLVE), ("reopen", Action.REOPEN), ("closed", None), ("new", None),
+    ("", None),
 ])
 def test_status_words_map_to_actions(word: str, action: Action | None) -> None:
     assert status_for_command(word) == action

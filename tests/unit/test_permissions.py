@@ -70,13 +70,17 @@ def test_the_grid_covers_every_role_and_permission() -> None:
 
 
 @pytest.mark.parametrize(("cell", "expected"), CELLS, ids=[f"{r}-{p}" for (r, p), _ in CELLS])
-def test_each_role_alone_gets_exactly_the_grid(cell: tuple[Role, Permission], expected: bool) -> None:
+def test_each_role_alone_gets_exactly_the_grid(
+    cell: tuple[Role, Permission], expected: bool
+) -> None:
     role, permission = cell
     assert allowed({role}, permission) is expected
 
 
 @pytest.mark.parametrize(("cell", "expected"), CELLS, ids=[f"{r}-{p}" for (r, p), _ in CELLS])
-def test_require_raises_exactly_when_refused(cell: tuple[Role, Permission], expected: bool) -> None:
+def test_require_raises_exactly_when_refused(
+    cell: tuple[Role, Permission], expected: bool
+) -> None:
     role, permission = cell
     if expected:
         require({role}, permission)
