@@ -20,7 +20,7 @@ from bot import startup
 from bot.config import Settings
 from bot.gateway import MattermostGateway
 from bot.http import build_app
-from bot.scheduling import Jobs
+from bot.scheduling import Jobs, JobSpec
 from bot.websocket import MattermostWebsocket
 from commands import jobs, threads
 from commands.deps import Background, Deps, Desk, DeskPolicy
@@ -39,6 +39,16 @@ Clock = Callable[[], datetime]
 
 def system_clock() -> datetime:
     return datetime.now(UTC)
+
+
+def job_specs(s: Settings) -> list[JobSpec]:
+    """Every scheduled job of every feature, with its schedule from the settings."""
+    every = s.workflow.check_interval
+    return [
+        JobSpec("announce", jobs.finish_announcements, every=every),
+        JobSpec("auto-close", jobs.close_solved, every=every),
+        JobSpec("csat", jobs.ask_csat, every=every),
+    ]
 
 
 class SupportBot:
@@ -101,7 +111,7 @@ class SupportBot:
             desk=desk, signer=signer, background=self.background, directory=directory,
             policy=policy,
         )
-        self.jobs = Jobs(jobs.JOBS, self.deps, w.check_interval)
+        self.jobs = Jobs(job_specs(s), self.deps)
         async with self.deps.uow() as uow:
             await uow.customers.replace_all(desk.customers)
             await uow.commit()
@@ -109,7 +119,7 @@ class SupportBot:
         self.command_tokens = await startup.register_commands(
             self.gateway, team["id"], desk.public_url, ROUTERS.values())
         await self._start_websocket()
-        self.background.spawn(self.jobs.run_all(), name="first-run")
+        self.background.spawn(self.jobs.run_all(interval_only=True), name="first-run")
         if self.run_scheduler:
             self.jobs.start()
         self.ready.set()

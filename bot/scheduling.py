@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 log = logging.getLogger(__name__)
@@ -15,42 +17,62 @@ log = logging.getLogger(__name__)
 Job = Callable[[Any, datetime], Awaitable[int]]
 
 
-class Jobs:
-    """Runs each job every `interval`: one at a time, missed runs coalesced, failures logged."""
+@dataclass(frozen=True, slots=True)
+class JobSpec:
+    """A job and when it runs: every `every`, or on a cron schedule (`cron` = CronTrigger kwargs)."""
 
-    def __init__(self, jobs: Sequence[tuple[str, Job]], deps: Any, interval: timedelta) -> None:
-        self._jobs = list(jobs)
+    name: str
+    run: Job
+    every: timedelta | None = None
+    cron: dict[str, Any] = field(default_factory=dict)
+    grace: timedelta = timedelta(minutes=1)  # a run missed by less than this still happens
+
+    def trigger(self) -> Any:
+        if self.cron:
+            return CronTrigger(**self.cron)
+        assert self.every is not None, f"job {self.name} has no schedule"
+        return IntervalTrigger(seconds=max(1, int(self.every.total_seconds())))
+
+
+class Jobs:
+    """Runs each job on its schedule: one at a time, missed runs coalesced, failures logged."""
+
+    def __init__(self, specs: Sequence[JobSpec], deps: Any) -> None:
+        self._specs = list(specs)
         self._deps = deps
-        self._interval = interval
         self._scheduler: AsyncIOScheduler | None = None
         self.runs: dict[str, int] = {}
         self.failures: dict[str, int] = {}
 
     def start(self) -> None:
         self._scheduler = AsyncIOScheduler(timezone="UTC")
-        for name, job in self._jobs:
+        for spec in self._specs:
             self._scheduler.add_job(
-                self.run_one, IntervalTrigger(seconds=self._interval.total_seconds()),
-                args=(name, job), id=name, coalesce=True, max_instances=1,
-                misfire_grace_time=int(self._interval.total_seconds()) or 1,
+                self.run_one, spec.trigger(), args=(spec,), id=spec.name, coalesce=True,
+                max_instances=1, misfire_grace_time=max(1, int(spec.grace.total_seconds())),
             )
         self._scheduler.start()
 
-    async def run_one(self, name: str, job: Job) -> int:
+    async def run_one(self, spec: JobSpec) -> int:
         try:
-            done = await job(self._deps, self._deps.clock())
+            done = await spec.run(self._deps, self._deps.clock())
         except Exception:
-            self.failures[name] = self.failures.get(name, 0) + 1
-            log.exception("scheduled job %s failed", name)
+            self.failures[spec.name] = self.failures.get(spec.name, 0) + 1
+            log.exception("scheduled job %s failed", spec.name)
             return 0
-        self.runs[name] = self.runs.get(name, 0) + 1
+        self.runs[spec.name] = self.runs.get(spec.name, 0) + 1
         if done:
-            log.info("scheduled job %s: %s item(s)", name, done)
+            log.info("scheduled job %s: %s item(s)", spec.name, done)
         return done
 
-    async def run_all(self) -> dict[str, int]:
+    async def run_all(self, *, interval_only: bool = False) -> dict[str, int]:
         """Run every job once now (tests with an injected clock; the first run after start)."""
-        return {name: await self.run_one(name, job) for name, job in self._jobs}
+        return {spec.name: await self.run_one(spec) for spec in self._specs
+                if not (interval_only and spec.cron)}
+
+    async def run(self, name: str) -> int:
+        """Run one job by name now."""
+        return await self.run_one(next(s for s in self._specs if s.name == name))
 
     def stop(self) -> None:
         if self._scheduler is not None and self._scheduler.running:

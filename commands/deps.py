@@ -83,3 +83,8 @@ class Deps:
     background: Background
     directory: Directory
     policy: DeskPolicy = field(default_factory=lambda: DeskPolicy())
+    # Feature settings and services, built in bot/app.py (None when a feature is not wired).
+    sla: Any = None
+    oncall: Any = None
+    escalation: Any = None
+    summary: Any = None

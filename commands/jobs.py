@@ -88,9 +88,3 @@ async def finish_announcements(deps: Deps, now: datetime) -> int:
         done += await announce.announce(ticket.id, deps)
     return done
 
-
-JOBS = (
-    ("announce", finish_announcements),
-    ("auto-close", close_solved),
-    ("csat", ask_csat),
-)
