@@ -8,13 +8,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from workflows.model import Customer, Plan
 from workflows.text import parse_duration
+from workflows import sla_settings  # SLA (issue 4)
 
 
 def _duration(value: object) -> timedelta:
@@ -124,6 +125,217 @@ class EscalationSettings(_Section):
     set_members: tuple[str, ...] = ()
 
 
+# --- on-call (issue 5) -------------------------------------------------------------------------
+class OncallRegionSettings(_Section):
+    """One [[oncall.regions]] table: a region's daily shift and the people rotating through it."""
+
+    name: str = Field(min_length=1)
+    timezone: str = "UTC"
+    hours: str = "00:00-24:00"
+    primary: tuple[str, ...] = Field(min_length=1)
+    secondary: tuple[str, ...] = ()
+    rotation: Duration = timedelta(weeks=1)
+    handover: str = ""  # "mon 08:00"; empty = the start of the shift, on Mondays
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not a time zone like Europe/Berlin") from None
+        return value
+
+    @field_validator("hours")
+    @classmethod
+    def _hours(cls, value: str) -> str:
+        from workflows.rota import parse_hours
+
+        parse_hours(value)
+        return value
+
+    @field_validator("handover")
+    @classmethod
+    def _handover(cls, value: str) -> str:
+        from workflows.rota import parse_handover
+
+        if value.strip():
+            parse_handover(value)
+        return value.strip()
+
+    @field_validator("primary", "secondary")
+    @classmethod
+    def _usernames(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(u.strip().lstrip("@").lower() for u in value if u.strip())
+
+    def to_domain(self) -> Any:
+        from zoneinfo import ZoneInfo
+
+        from workflows.rota import Region, parse_handover, parse_hours
+
+        starts, ends = parse_hours(self.hours)
+        day, at = parse_handover(self.handover) if self.handover else (0, None)
+        return Region(self.name, ZoneInfo(self.timezone), starts, ends, self.primary,
+                      secondary=self.secondary, rotation=self.rotation, handover_day=day,
+                      handover_time=at)
+
+
+class OncallSettings(_Section):
+    """[oncall]: paging of Premium Urgent/High tickets; no regions = paging switched off."""
+
+    check_interval: Duration = timedelta(minutes=1)
+    ack_timeout: Duration = timedelta(minutes=10)
+    repeat: int = Field(default=2, ge=0, le=20)
+    lead: tuple[str, ...] = ()
+    webhook_url: str = ""
+    routing_key: str = ""  # PagerDuty Events API v2 integration key, sent with webhook events
+    repage_on_customer_reply: bool = False
+    regions: tuple[OncallRegionSettings, ...] = ()
+
+    @field_validator("lead")
+    @classmethod
+    def _lead(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(u.strip().lstrip("@").lower() for u in value if u.strip())
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook(cls, value: str) -> str:
+        return _http_url(value) if value.strip() else ""
+
+    @field_validator("regions")
+    @classmethod
+    def _unique_names(cls, value: tuple[OncallRegionSettings, ...]) -> tuple[OncallRegionSettings, ...]:
+        names = [r.name for r in value]
+        if len(set(names)) != len(names):
+            raise ValueError(f"region names must be unique: {', '.join(names)}")
+        return value
+
+    def rota(self) -> Any:
+        from workflows.rota import Rota
+
+        return Rota(tuple(r.to_domain() for r in self.regions), lead=self.lead)
+
+    def policy(self) -> Any:
+        from workflows.paging import PagingPolicy
+
+        return PagingPolicy(ack_timeout=self.ack_timeout, repeat=self.repeat,
+                            repage_on_customer_reply=self.repage_on_customer_reply)
+# --- end on-call ---------------------------------------------------------------------------------
+
+
+# --- summary (issue 7) ---------------------------------------------------------------------
+_WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class SummarySettings(_Section):
+    at: str = "09:00"
+    timezone: str = "UTC"
+    days: tuple[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], ...] = (
+        "mon", "tue", "wed", "thu", "fri")
+    handover_digests: bool = False
+    late_grace: Duration = timedelta(hours=6)
+    pending_days: int = Field(default=3, ge=1, le=365)
+    top_n: int = Field(default=5, ge=1, le=50)
+
+    @field_validator("at")
+    @classmethod
+    def _clock_time(cls, value: str) -> str:
+        from datetime import time as _time
+        try:
+            _time.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError('must be a local time like "09:00"') from None
+        return value.strip()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+        try:
+            ZoneInfo(value.strip())
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError('must be an IANA time zone like "UTC" or "Europe/Berlin"') from None
+        return value.strip()
+
+    @field_validator("days")
+    @classmethod
+    def _some_days(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("needs at least one day")
+        return value
+# --- end summary ---------------------------------------------------------------------------
+
+
+# --- SLA (issue 4): [sla] and [[sla.targets]] -------------------------------------------------
+class SlaTargetSettings(_Section):
+    """One plan x priority row; a metric key left out keeps the support-forms default."""
+
+    plan: Plan
+    priority: Literal["urgent", "high", "normal", "low"]
+    first_reply: str | None = None  # a duration, "next_business_day" or "none"
+    next_reply: str | None = None
+    regular_update: str | None = None
+    clock: Literal["calendar", "business"] | None = None
+
+    @field_validator("first_reply", "next_reply", "regular_update")
+    @classmethod
+    def _cell(cls, value: str | None) -> str | None:
+        if value is not None:
+            sla_settings.parse_cell(value, sla_settings.Clock.BUSINESS)  # ValueError: one line
+        return value
+
+
+class SlaSettings(_Section):
+    check_interval: Duration = timedelta(minutes=1)
+    warn_at: float = Field(default=0.75, gt=0, le=1)
+    business_hours: str = "09:00-17:00"
+    business_days: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri")
+    fallback_timezone: str = "UTC"
+    holidays: tuple[date, ...] = ()
+    targets: tuple[SlaTargetSettings, ...] = ()
+
+    @field_validator("business_hours")
+    @classmethod
+    def _hours(cls, value: str) -> str:
+        sla_settings.parse_hours(value)
+        return value
+
+    @field_validator("business_days")
+    @classmethod
+    def _days(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        sla_settings.parse_days(value)
+        return value
+
+    @field_validator("fallback_timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        sla_settings.base_calendar("09:00-17:00", ["mon"], (), value.strip() or "?")
+        return value.strip()
+
+    def overrides(self) -> list[sla_settings.TargetOverride]:
+        return [
+            sla_settings.TargetOverride(
+                plan=t.plan, priority=sla_settings.Priority(t.priority),
+                cells={sla_settings.Metric.FIRST_REPLY: t.first_reply,
+                       sla_settings.Metric.NEXT_REPLY: t.next_reply,
+                       sla_settings.Metric.REGULAR_UPDATE: t.regular_update},
+                clock=sla_settings.Clock(t.clock) if t.clock else None,
+            )
+            for t in self.targets
+        ]
+
+    def policy(self) -> sla_settings.SlaPolicy:
+        return sla_settings.build_policy(self.overrides(), self.warn_at)
+
+    def calendar(self) -> sla_settings.BusinessCalendar:
+        return sla_settings.base_calendar(
+            self.business_hours, self.business_days, self.holidays, self.fallback_timezone
+        )
+# --- end SLA ------------------------------------------------------------------------------------
+
+
 class CustomerSettings(_Section):
     name: str = Field(min_length=1)
     plan: Plan | None = None
@@ -149,6 +361,9 @@ class Settings(_Section):
     workflow: WorkflowSettings = WorkflowSettings()
     csat: CsatSettings = CsatSettings()
     escalation: EscalationSettings = EscalationSettings()
+    sla: SlaSettings = SlaSettings()  # SLA (issue 4)
+    oncall: OncallSettings = OncallSettings()  # on-call (issue 5)
+    summary: SummarySettings = SummarySettings()  # issue 7
     customers: tuple[CustomerSettings, ...] = ()
     config_dir: Path = Path(".")
 
@@ -195,9 +410,9 @@ def load(path: Path, environ: Mapping[str, str] | None = None) -> Settings:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file") from None
+        raise ConfigError("no such file") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+        raise ConfigError(f"not valid TOML ({exc})") from None
     env = os.environ if environ is None else environ
     return parse(data, config_dir=path.resolve().parent, environ=env)
 

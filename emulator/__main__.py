@@ -1,4 +1,4 @@
-"""Run the emulator standalone: python -m emulator --port 8065 (seeded demo team)."""
+"""Run the emulator standalone: python -m emulator --port 8065 (seeded with emulator/world.py)."""
 
 from __future__ import annotations
 
@@ -6,24 +6,14 @@ import argparse
 import asyncio
 
 from . import Emulator
+from .world import seed_support_team
 
 
 def seed(emu: Emulator) -> dict:
-    team = emu.create_team("main", display_name="Main")
-    alice = emu.create_user("alice", email="alice@acme.com")
-    bob = emu.create_user("bob", email="bob@acme.com")
-    agent = emu.create_user("agent", email="agent@example.com")
-    for user in (alice, bob, agent):
-        emu.add_team_member(team, user)
-    bot, bot_token = emu.create_bot("supportbot", team=team, team_admin=True)
-    emu.create_channel(team, "customer-support", display_name="Customer Support",
-                       members=[alice, bob, agent, bot])
-    emu.create_channel(team, "support-agents", display_name="Support Agents", type="P",
-                       members=[agent, bot])
-    emu.create_channel(team, "town-square", display_name="Town Square",
-                       members=[alice, bob, agent, bot])
-    return {"team_id": team.id, "bot_token": bot_token,
-            **{f"{u.username}_token": emu.create_token(u) for u in (alice, bob, agent)}}
+    world = seed_support_team(emu)
+    return {"team": world.team.name, "bot_token": world.bot_token,
+            **{f"{name}_token": emu.create_token(user) for name, user in world.users.items()
+               if name != "supportbot"}}
 
 
 async def main(host: str, port: int) -> None:

@@ -12,6 +12,9 @@ from storage.repositories import (
     SqlEventRepository,
     SqlTicketRepository,
 )
+from storage.sla import SqlSlaRepository  # SLA (issue 4)
+from storage.oncall import SqlOncallRepository  # on-call (issue 5)
+from storage.summary import SqlSummaryRepository  # summary (issue 7)
 
 
 class SqlUnitOfWork:
@@ -36,6 +39,27 @@ class SqlUnitOfWork:
         if self._session is None:
             raise RuntimeError("SqlUnitOfWork used outside `async with`")
         return self._session
+
+    # --- SLA (issue 4) ---
+    @property
+    def sla(self) -> SqlSlaRepository:
+        """Bulk reads for the SLA check and /ticket stats (storage/sla.py)."""
+        return SqlSlaRepository(self.session)
+    # --- end SLA ---
+
+    # --- on-call (issue 5) ---
+    @property
+    def oncall(self) -> SqlOncallRepository:
+        """Overrides, pages and paging facts (storage/oncall.py)."""
+        return SqlOncallRepository(self.session)
+    # --- end on-call ---
+
+    # --- summary (issue 7) ---
+    @property
+    def summary(self) -> SqlSummaryRepository:
+        """Read-only, history-flat queries for the daily summary (storage/summary.py)."""
+        return SqlSummaryRepository(self.session)
+    # --- end summary ---
 
     async def __aenter__(self) -> Self:
         session = self._sessions()

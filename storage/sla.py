@@ -1,0 +1,61 @@
+"""SLA reads in bulk: tickets and event logs for many tickets at once, requester zones.
+
+The requester's time zone is kept as a claims record ("sla_zone", ticket id) written at intake,
+so the SLA hook and the scheduled check never call Mattermost for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import ClaimRow, TicketEventRow, TicketRow
+from workflows.model import Ticket, TicketEvent
+
+ZONE_KIND = "sla_zone"
+_CHUNK = 500  # stay well under SQLite's bound-parameter limit
+
+
+def _chunks(ids: Iterable[int]) -> list[list[int]]:
+    unique = sorted(set(ids))
+    return [unique[i : i + _CHUNK] for i in range(0, len(unique), _CHUNK)]
+
+
+class SqlSlaRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def tickets(self, ids: Iterable[int]) -> list[Ticket]:
+        out: list[Ticket] = []
+        for chunk in _chunks(ids):
+            rows = await self._session.scalars(select(TicketRow).where(TicketRow.id.in_(chunk)))
+            out += [r.to_domain() for r in rows]
+        return sorted(out, key=lambda t: t.id or 0)
+
+    async def events(self, ids: Iterable[int]) -> dict[int, list[TicketEvent]]:
+        """Each ticket's log in time order (ix_ticket_events_ticket_id_at)."""
+        out: dict[int, list[TicketEvent]] = {}
+        for chunk in _chunks(ids):
+            stmt = (select(TicketEventRow).where(TicketEventRow.ticket_id.in_(chunk))
+                    .order_by(TicketEventRow.ticket_id, TicketEventRow.at, TicketEventRow.id))
+            for row in await self._session.scalars(stmt):
+                out.setdefault(row.ticket_id, []).append(row.to_domain())
+        return out
+
+    async def touched_between(self, start: datetime, end: datetime) -> list[int]:
+        """Tickets with any event in [start, end) (ix_ticket_events_at_kind)."""
+        stmt = (select(TicketEventRow.ticket_id)
+                .where(TicketEventRow.at >= start, TicketEventRow.at < end).distinct())
+        return sorted(await self._session.scalars(stmt))
+
+    async def zones(self, ticket_ids: Sequence[int]) -> dict[int, str]:
+        """The stored requester zone name per ticket (tickets without one are left out)."""
+        out: dict[int, str] = {}
+        for chunk in _chunks(ticket_ids):
+            stmt = select(ClaimRow.key, ClaimRow.value).where(
+                ClaimRow.kind == ZONE_KIND, ClaimRow.key.in_([str(i) for i in chunk]))
+            out.update({int(k): v for k, v in await self._session.execute(stmt)})
+        return out
