@@ -16,21 +16,33 @@ import commands.csat  # noqa: F401  (registers the rating buttons and comment di
 import commands.help  # noqa: F401  (registers /ticket help)
 import commands.intake  # noqa: F401  (registers /ticket new, /ticket sales)
 import commands.queue  # noqa: F401  (registers the staff and customer subcommands)
-from bot import startup
+import commands.summary  # noqa: F401  (summary, issue 7: registers /ticket summary)
+from bot import logs, startup
 from bot.config import Settings
 from bot.gateway import MattermostGateway
 from bot.http import build_app
 from bot.scheduling import Jobs, JobSpec
 from bot.websocket import MattermostWebsocket
-from commands import jobs, threads
+from commands import jobs, recovery, threads
 from commands.deps import Background, Deps, Desk, DeskPolicy
 from commands.directory import Directory, Group
 from commands.router import ROUTERS
 from commands.ports import ChatGateway
 from commands.signing import Signer, derive_key
+from commands.ratelimit import Limits  # security (issue 9)
+import commands.sla.stats  # noqa: F401  SLA (issue 4): registers /ticket stats
+from commands.sla.check import check_sla  # SLA (issue 4)
+from commands.sla.service import SlaDesk  # SLA (issue 4)
+import commands.oncall  # noqa: F401  on-call (issue 5): registers /oncall and the page buttons
+from commands.oncall.paging import check_oncall  # on-call (issue 5)
+from commands.oncall.service import OncallService, startup_warnings  # on-call (issue 5)
+import commands.escalation  # noqa: F401  escalation (issue 6): Escalate…, SET stage buttons, commands
 from storage import db
 from storage.migrate import upgrade
 from storage.uow import SqlUnitOfWork
+from bot.metrics import BotMetrics  # observability (issue 11)
+from commands import logcontext  # observability (issue 11)
+from commands import metrics as metric_hooks  # observability (issue 11)
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +53,22 @@ def system_clock() -> datetime:
     return datetime.now(UTC)
 
 
+def build_sla(s: Settings) -> SlaDesk:
+    """SLA (issue 4): the policy and business calendar from [sla], for deps.sla."""
+    return SlaDesk(policy=s.sla.policy(), calendar=s.sla.calendar(),
+                   fallback_timezone=s.sla.fallback_timezone, check_interval=s.sla.check_interval)
+
+
+def build_oncall(s: Settings) -> OncallService:
+    """On-call (issue 5): the rota and paging policy from [oncall], for deps.oncall."""
+    from bot.webhook import AiohttpWebhook
+
+    o = s.oncall
+    return OncallService(rota=o.rota(), policy=o.policy(), mattermost_url=s.mattermost.url,
+                         webhook=AiohttpWebhook(o.webhook_url) if o.webhook_url else None,
+                         routing_key=o.routing_key)
+
+
 def job_specs(s: Settings) -> list[JobSpec]:
     """Every scheduled job of every feature, with its schedule from the settings."""
     every = s.workflow.check_interval
@@ -48,6 +76,12 @@ def job_specs(s: Settings) -> list[JobSpec]:
         JobSpec("announce", jobs.finish_announcements, every=every),
         JobSpec("auto-close", jobs.close_solved, every=every),
         JobSpec("csat", jobs.ask_csat, every=every),
+        JobSpec("sla-check", check_sla, every=s.sla.check_interval),  # SLA (issue 4)
+        JobSpec("oncall-check", check_oncall, every=s.oncall.check_interval),  # on-call (issue 5)
+        # summary (issue 7): the cron slot, and a catch-up check each interval (and at start)
+        JobSpec("summary", commands.summary.post_scheduled,
+                cron=commands.summary.SummaryPolicy.from_settings(s).schedule.cron()),
+        JobSpec("summary-catch-up", commands.summary.post_scheduled, every=every),
     ]
 
 
@@ -59,6 +93,8 @@ class SupportBot:
     ) -> None:
         self.settings = settings
         self.clock = clock
+        logs.add_secrets(settings.mattermost.token, settings.security.signing_key,  # issue 9
+                         settings.security.previous_signing_key)
         self.gateway: Any = gateway or MattermostGateway(settings.mattermost.url, settings.mattermost.token)
         self.command_tokens: dict[str, str] = {}  # trigger -> token Mattermost sends
         self.background = Background()
@@ -70,6 +106,12 @@ class SupportBot:
         self._engine: Any = None
         self.jobs: Jobs | None = None
         self.run_scheduler = True  # tests drive jobs with an injected clock instead
+        self.last_post_ms = 0  # create_at of the newest post seen on the websocket
+        self.metrics = BotMetrics(self)  # observability (issue 11): served at /metrics
+
+    @property
+    def websocket(self) -> MattermostWebsocket | None:  # observability (issue 11)
+        return self._ws
 
     async def start(self) -> None:
         s = self.settings
@@ -102,14 +144,29 @@ class SupportBot:
             sustained=Group(s.escalation.set_members, desk.engineering_channel_id),
             admins=Group(w.admins, desk.support_channel_id),
         )
+        oncall = build_oncall(s)  # on-call (issue 5)
+        directory.oncall_ids = oncall.oncall_ids  # on-call (issue 5): who holds the ONCALL role
+        for warning in startup_warnings(oncall, self.clock()):  # on-call (issue 5): gaps in cover
+            log.warning("%s", warning)
         policy = DeskPolicy(
             reply_prefix=w.reply_prefix, solved_close_after=w.solved_close_after,
             csat_send_after=s.csat.send_after, csat_after_status=s.csat.after_status,
+            # security (issue 9): attachment relay caps from [security]
+            max_relay_files=s.security.relay_max_files,
+            max_relay_bytes=s.security.relay_max_mb * 1024 * 1024,
         )
         self.deps = Deps(
             gateway=self.gateway, uow=lambda: SqlUnitOfWork(sessions), clock=self.clock,
             desk=desk, signer=signer, background=self.background, directory=directory,
             policy=policy,
+            sla=build_sla(s),  # SLA (issue 4)
+            oncall=oncall,  # on-call (issue 5)
+            escalation=commands.escalation.EscalationOptions(  # escalation (issue 6)
+                site_url=s.mattermost.url.rstrip("/")),
+            summary=commands.summary.SummaryPolicy.from_settings(s),  # summary (issue 7)
+            limits=Limits.from_rates(  # security (issue 9): per-user rate limits
+                commands_per_minute=s.security.commands_per_minute,
+                intake_per_hour=s.security.intake_per_hour),
         )
         self.jobs = Jobs(job_specs(s), self.deps)
         async with self.deps.uow() as uow:
@@ -118,10 +175,12 @@ class SupportBot:
         await self._start_http()
         self.command_tokens = await startup.register_commands(
             self.gateway, team["id"], desk.public_url, ROUTERS.values())
+        logs.add_secrets(*self.command_tokens.values())  # security (issue 9)
         await self._start_websocket()
         self.background.spawn(self.jobs.run_all(interval_only=True), name="first-run")
         if self.run_scheduler:
             self.jobs.start()
+        self.metrics.bind_hooks()  # observability (issue 11)
         self.ready.set()
         log.info("support desk ready: team %s, listening on %s:%s",
                  team["name"], s.server.host, s.server.port)
@@ -158,10 +217,14 @@ class SupportBot:
             log.warning("undecodable posted event ignored")
             return
         if post.get("id"):
-            await threads.on_posted(post, str(data.get("channel_type", "")), self.deps)
+            self.last_post_ms = max(self.last_post_ms, int(post.get("create_at", 0)))
+            with logcontext.serving(logcontext.new_request_id("ws-")):  # issue 11: log context
+                await threads.on_posted(post, str(data.get("channel_type", "")), self.deps)
 
     async def on_resync(self) -> None:
-        log.info("websocket started a new session; events during the gap may need recovery")
+        """A new websocket session after a gap: re-read ticket threads since the last post seen."""
+        if self.deps is not None and self.last_post_ms:
+            await recovery.recover(self.deps, self.last_post_ms)
 
     async def health(self) -> dict[str, bool]:
         mattermost = bool(self._ws and self._ws.is_connected)
@@ -170,6 +233,7 @@ class SupportBot:
 
     async def stop(self) -> None:
         """Stop taking callbacks, finish in-flight work, close the websocket with a close frame."""
+        metric_hooks.reset()  # observability (issue 11): counters stop with the bot
         if self.jobs is not None:
             self.jobs.stop()
         if self._runner is not None:
@@ -184,5 +248,8 @@ class SupportBot:
             await self._runner.cleanup()
         if hasattr(self.gateway, "close"):
             await self.gateway.close()
+        webhook = getattr(self.deps.oncall, "webhook", None) if self.deps else None  # on-call (5)
+        if webhook is not None and hasattr(webhook, "close"):
+            await webhook.close()
         if self._engine is not None:
             await self._engine.dispose()

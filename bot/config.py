@@ -101,6 +101,12 @@ class DatabaseSettings(_Section):
 class SecuritySettings(_Section):
     signing_key: str = ""
     previous_signing_key: str = ""
+    # --- security (issue 9): rate limits and relay caps; 0 disables a rate limit ---
+    commands_per_minute: int = Field(default=30, ge=0, le=10_000)
+    intake_per_hour: int = Field(default=5, ge=0, le=10_000)
+    relay_max_files: int = Field(default=10, ge=0, le=10)  # Mattermost: at most 10 files a post
+    relay_max_mb: int = Field(default=50, ge=1, le=1024)
+    # --- end security ---
 
 
 class LoggingSettings(_Section):
@@ -206,7 +212,9 @@ class OncallSettings(_Section):
 
     @field_validator("regions")
     @classmethod
-    def _unique_names(cls, value: tuple[OncallRegionSettings, ...]) -> tuple[OncallRegionSettings, ...]:
+    def _unique_names(
+        cls, value: tuple[OncallRegionSettings, ...]
+    ) -> tuple[OncallRegionSettings, ...]:
         names = [r.name for r in value]
         if len(set(names)) != len(names):
             raise ValueError(f"region names must be unique: {', '.join(names)}")

@@ -7,6 +7,49 @@ import logging
 import sys
 from datetime import UTC, datetime
 
+from bot.observability import CONSOLE_FORMAT, ContextFilter  # observability (issue 11)
+
+
+# --- security (issue 9): secrets never reach the log ------------------------------------------
+REDACTED = "[redacted]"
+_SECRETS: set[str] = set()
+_MIN_SECRET = 8  # shorter values would redact ordinary words; real tokens are 26+ characters
+
+
+def add_secrets(*values: str) -> None:
+    """Register values (bot token, command tokens, signing keys) to blank out of every record."""
+    _SECRETS.update(v for v in values if v and len(v) >= _MIN_SECRET)
+
+
+def redact(text: str) -> str:
+    for secret in sorted(_SECRETS, key=len, reverse=True):
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+class RedactSecrets(logging.Filter):
+    """A handler filter: formats the message (and traceback) once, with the secrets blanked.
+
+    Installed on the handlers (not a logger), so records propagated from every logger pass it.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not _SECRETS:
+            return True
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        return True
+# --- end security ------------------------------------------------------------------------------
+
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
@@ -16,8 +59,11 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+        for key in ("request_id", "ticket"):  # observability (issue 11): set by ContextFilter
+            if getattr(record, key, "-") != "-":
+                entry[key] = getattr(record, key)
+        if record.exc_info or record.exc_text:  # exc_text: already formatted (and redacted)
+            entry["exception"] = record.exc_text or self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)
 
 
@@ -26,7 +72,9 @@ def configure(level: str = "INFO", fmt: str = "console") -> None:
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+        handler.setFormatter(logging.Formatter(CONSOLE_FORMAT))  # issue 11: [request ticket]
+    handler.addFilter(RedactSecrets())  # security (issue 9)
+    handler.addFilter(ContextFilter())  # observability (issue 11): request id, ticket number
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

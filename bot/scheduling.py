@@ -12,6 +12,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from commands import logcontext  # observability (issue 11): a request id per job run
+
 log = logging.getLogger(__name__)
 
 Job = Callable[[Any, datetime], Awaitable[int]]
@@ -54,16 +56,17 @@ class Jobs:
         self._scheduler.start()
 
     async def run_one(self, spec: JobSpec) -> int:
-        try:
-            done = await spec.run(self._deps, self._deps.clock())
-        except Exception:
-            self.failures[spec.name] = self.failures.get(spec.name, 0) + 1
-            log.exception("scheduled job %s failed", spec.name)
-            return 0
-        self.runs[spec.name] = self.runs.get(spec.name, 0) + 1
-        if done:
-            log.info("scheduled job %s: %s item(s)", spec.name, done)
-        return done
+        with logcontext.serving(logcontext.new_request_id(f"job-{spec.name}-")):  # issue 11
+            try:
+                done = await spec.run(self._deps, self._deps.clock())
+            except Exception:
+                self.failures[spec.name] = self.failures.get(spec.name, 0) + 1
+                log.exception("scheduled job %s failed", spec.name)
+                return 0
+            self.runs[spec.name] = self.runs.get(spec.name, 0) + 1
+            if done:
+                log.info("scheduled job %s: %s item(s)", spec.name, done)
+            return done
 
     async def run_all(self, *, interval_only: bool = False) -> dict[str, int]:
         """Run every job once now (tests with an injected clock; the first run after start)."""

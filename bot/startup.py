@@ -98,6 +98,13 @@ async def register_commands(
             for r in routers}
 
 
+# --- check-config --online (issue 11) ---
+async def check_command_permission(gateway: ChatGateway, team_id: str) -> list[dict[str, Any]]:
+    """List the team's custom commands: the same call (and error) start-up registration makes."""
+    return await _list(gateway, team_id)
+# --- end check-config ---
+
+
 async def _list(gateway: ChatGateway, team_id: str) -> list[dict[str, Any]]:
     try:
         return [c for c in await gateway.list_commands(team_id) if not c.get("delete_at")]

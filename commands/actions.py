@@ -10,6 +10,7 @@ from commands.deps import Deps
 from commands.models import ActionClick, ActionResult
 from commands.ports import GatewayError
 from commands.signing import BadSignature
+from commands.ratelimit import too_many_commands
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,10 @@ class ActionRouter:
         payload = await self._verify(click, name, deps) if handler else None
         if handler is None or payload is None:
             return ActionResult(ephemeral_text=replies.ACTION_REFUSED)
+        # security (issue 9): verified clicks share the user's command allowance
+        if deps.limits is not None and (wait := deps.limits.commands.take(
+                click.user_id, deps.clock())) is not None:
+            return ActionResult(ephemeral_text=too_many_commands(wait))
         return await handler(click, payload, deps)
 
     async def _verify(self, click: ActionClick, name: str, deps: Deps) -> dict | None:

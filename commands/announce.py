@@ -10,6 +10,7 @@ import logging
 from dataclasses import replace
 
 from commands import cards, replies
+from commands import logcontext  # observability (issue 11)
 from commands.deps import Deps
 from commands.ports import GatewayError
 from workflows.model import EventKind, Ticket, TicketEvent
@@ -19,6 +20,7 @@ log = logging.getLogger(__name__)
 
 async def announce(ticket_id: int, deps: Deps) -> bool:
     """Do whatever announcing is still missing; True when the ticket is fully announced."""
+    logcontext.bind_ticket(ticket_id)  # observability (issue 11)
     async with deps.uow() as uow:
         ticket = await uow.tickets.get(ticket_id)
     if ticket is None:
@@ -37,7 +39,8 @@ async def announce(ticket_id: int, deps: Deps) -> bool:
 
 
 async def _post_card(ticket: Ticket, names: dict[str, str], deps: Deps) -> Ticket:
-    message, props = cards.render(deps, ticket, names)
+    sla = await cards.sla_line(deps, ticket)  # SLA (issue 4)
+    message, props = cards.render(deps, ticket, names, sla=sla)
     post = await deps.gateway.create_post(deps.desk.support_channel_id, message, props=props)
     return await _record(ticket, deps, card_post_id=post["id"])
 

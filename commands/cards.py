@@ -26,10 +26,11 @@ BUTTONS: tuple[tuple[str, str, str], ...] = (
     ("solved", "Solved", "success"),
     ("reopen", "Reopen", "default"),
     ("priority", "Priority…", "default"),
+    ("escalate", "Escalate…", "default"),  # escalation (issue 6)
 )
 
 
-def visible_buttons(ticket: Ticket) -> list[str]:
+def visible_buttons(ticket: Ticket, escalated: bool = False) -> list[str]:
     """Only the buttons that make sense now: no Solved on a Solved ticket, none on Closed."""
     if ticket.status is Status.CLOSED:
         return []
@@ -42,6 +43,8 @@ def visible_buttons(ticket: Ticket) -> list[str]:
         "solved": Action.SOLVE in allowed,
         "reopen": Action.REOPEN in allowed,
         "priority": True,
+        # escalation (issue 6): once at a time, and not on a Solved ticket
+        "escalate": not escalated and ticket.status is not Status.SOLVED,
     }
     return [name for name, _, _ in BUTTONS if shown[name]]
 
@@ -56,7 +59,8 @@ def button(deps: Deps, name: str, label: str, ticket_id: int, style: str = "defa
     }
 
 
-def render(deps: Deps, ticket: Ticket, names: dict[str, str]) -> tuple[str, dict[str, Any]]:
+def render(deps: Deps, ticket: Ticket, names: dict[str, str],
+           sla: str | None = None, escalation: Any = None) -> tuple[str, dict[str, Any]]:
     assert ticket.id is not None
     message, props = replies.ticket_card(
         ticket,
@@ -65,10 +69,18 @@ def render(deps: Deps, ticket: Ticket, names: dict[str, str]) -> tuple[str, dict
         assignee_name=names.get(ticket.assignee_id or "", ""),
         age=text.format_age(ticket.created_at, deps.clock()),
     )
+    if sla:  # SLA (issue 4): the time left to the next deadline, after "Age"
+        fields = props["attachments"][0]["fields"]
+        at = next((i + 1 for i, f in enumerate(fields) if f["title"] == "Age"), len(fields))
+        fields.insert(at, {"title": "SLA", "value": sla, "short": True})
+    if escalation is not None:  # escalation (issue 6): "Waiting on SET (stage)" after the status
+        from commands.escalation.cardfield import ticket_card_field
+
+        props["attachments"][0]["fields"].insert(1, ticket_card_field(deps, escalation))
     labels = {name: (label, style) for name, label, style in BUTTONS}
     props["attachments"][0]["actions"] = [
         button(deps, name, labels[name][0], ticket.id, labels[name][1])
-        for name in visible_buttons(ticket)
+        for name in visible_buttons(ticket, escalated=escalation is not None)
     ]
     return message, props
 
@@ -80,3 +92,18 @@ async def names_for(deps: Deps, ticket: Ticket) -> dict[str, str]:
         ids.add(ticket.assignee_id)
     users = await deps.gateway.get_users_by_ids(sorted(ids))
     return {u["id"]: replies.person(u) for u in users}
+
+
+async def sla_line(deps: Deps, ticket: Ticket) -> str | None:
+    """SLA (issue 4): the card's SLA field, or None when no target applies."""
+    from commands.sla.card import card_line  # local: the SLA package imports this module's users
+
+    return await card_line(deps, ticket)
+
+
+async def open_escalation(deps: Deps, ticket: Ticket) -> Any:
+    """Escalation (issue 6): the ticket's open escalation to SET, or None."""
+    if ticket.id is None:
+        return None
+    async with deps.uow() as uow:
+        return await uow.escalations.open_for(ticket.id)

@@ -18,6 +18,18 @@ from workflows.model import Ticket
 log = logging.getLogger(__name__)
 
 
+# security (issue 9): Mattermost refuses posts over 16383 runes, and quoting adds "> " per line,
+# so a long customer message would be lost; cut what we relay, and say so.
+POST_MAX = 16383
+TRUNCATED = "\n\n_(cut: the message was too long to relay in full)_"
+
+
+def fit_post(message: str) -> str:
+    if len(message) <= POST_MAX:
+        return message
+    return message[: POST_MAX - len(TRUNCATED)] + TRUNCATED
+
+
 @dataclass(frozen=True, slots=True)
 class Thread:
     channel_id: str
@@ -64,7 +76,7 @@ async def send_public_reply(
     for thread in await customer_threads(deps, ticket):
         files, _ = await relay_files(deps, file_ids, thread.channel_id) if file_ids else ([], 0)
         await deps.gateway.create_post(
-            thread.channel_id, replies.public_reply(ticket, author_name, body),
+            thread.channel_id, fit_post(replies.public_reply(ticket, author_name, body)),
             root_id=thread.root_id, file_ids=files,
             props={"supportdesk_ticket": ticket.id, "supportdesk_role": "public_reply"},
         )
@@ -81,6 +93,6 @@ async def post_to_staff_thread(
     if skipped:
         message += "\n\n" + replies.files_skipped(skipped)
     await deps.gateway.create_post(
-        deps.desk.support_channel_id, message, root_id=ticket.card_post_id, file_ids=files,
+        deps.desk.support_channel_id, fit_post(message), root_id=ticket.card_post_id, file_ids=files,
         props={"supportdesk_ticket": ticket.id, "supportdesk_role": role},
     )

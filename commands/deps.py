@@ -88,3 +88,5 @@ class Deps:
     oncall: Any = None
     escalation: Any = None
     summary: Any = None
+    # security (issue 9): commands.ratelimit.Limits; None = no rate limits (unit tests)
+    limits: Any = None

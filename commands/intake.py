@@ -8,13 +8,15 @@ import secrets
 from dataclasses import replace
 from datetime import timedelta
 
-from commands import replies
+from commands import replies, tickets  # tickets: SLA hook (issue 4)
 from commands.deps import Deps
 from commands.dialogs import INTAKE_CALLBACK, intake_dialog
 from commands.models import DialogResult, DialogSubmission, Reply, SlashCommand
 from commands.ports import GatewayError
 from commands.router import DIALOGS, TICKET
 from commands.signing import BadSignature
+from commands import ratelimit  # security (issue 9)
+from commands import logcontext, metrics as metric_hooks  # observability (issue 11)
 from workflows import forms, lifecycle
 from workflows.customers import match_customer
 from workflows.model import EventKind, Form, Priority, Requester, TicketEvent, TicketForm
@@ -40,6 +42,8 @@ async def open_form(
     trigger_id: str | None = None, user_id: str | None = None,
 ) -> Reply:
     """Open the intake dialog at once: the trigger_id expires (30 s default), so no DB call first."""
+    if (limited := _intake_limited(deps, user_id or (cmd.user_id if cmd else ""), spend=False)):
+        return Reply.ephemeral(limited)  # security (issue 9): say so before the form is filled in
     state = deps.signer.sign(
         "intake",
         {"u": user_id or (cmd.user_id if cmd else ""), "f": form.value, "n": secrets.token_hex(8), "l": follow_up_of},
@@ -78,12 +82,26 @@ async def submit_intake(sub: DialogSubmission, deps: Deps) -> DialogResult:
     cc_ids, unknown = await resolve_cc(checked.cc_tokens, deps, requester_id=sub.user_id)
     if unknown:
         return DialogResult.field_errors({"cc": replies.cc_unknown(unknown)})
+    if (limited := _intake_limited(deps, sub.user_id, spend=True)):  # security (issue 9)
+        return DialogResult.refused(limited)
     ticket_id = await store_ticket(spec.form, checked, requester, cc_ids, origin, deps)
     if ticket_id is not None:
         from commands.announce import announce  # local: announce imports replies heavily
 
         deps.background.spawn(announce(ticket_id, deps), name=f"announce-{ticket_id}")
     return DialogResult.ok()
+
+
+def _intake_limited(deps: Deps, user_id: str, *, spend: bool) -> str | None:
+    """Per-user ticket limit ([security] intake_per_hour): the refusal sentence, or None."""
+    if deps.limits is None:
+        return None
+    buckets = deps.limits.intake
+    wait = (buckets.take if spend else buckets.check)(user_id, deps.clock())
+    if wait is None:
+        return None
+    log.info("intake rate-limited for user %s", user_id)
+    return ratelimit.too_many_tickets(buckets.capacity, wait)
 
 
 async def resolve_cc(
@@ -142,8 +160,11 @@ async def store_ticket(
         assert stored.id is not None
         await uow.events.add(TicketEvent(stored.id, EventKind.OPENED, now, actor_id=who.user_id,
                                          to_value=stored.status.value))
+        stored = await tickets.track_intake(deps, uow, stored, requester)  # SLA (issue 4)
         await uow.claims.set("intake", str(origin["n"]), str(stored.id))
         await uow.commit()
+    logcontext.bind_ticket(stored.id)  # observability (issue 11)
+    metric_hooks.ticket_opened()  # observability (issue 11): the intake rate
     log.info("ticket #%s opened by %s", stored.id, who.user_id)
     return stored.id
 

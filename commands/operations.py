@@ -16,7 +16,9 @@ from workflows.permissions import Permission
 
 async def assign(deps: Deps, ticket_id: int, actor_id: str, assignee_id: str) -> Ticket:
     """Assign to a staff member (New → Open); only staff can hold tickets."""
-    await tickets.load(deps, ticket_id, actor_id, Permission.ASSIGN)
+    # security (issue 9): taking a ticket is the matrix's TAKE, assigning someone else ASSIGN
+    permission = Permission.TAKE if assignee_id == actor_id else Permission.ASSIGN
+    await tickets.load(deps, ticket_id, actor_id, permission)
     if not await deps.directory.is_staff(assignee_id):
         raise UserError(replies.NOT_STAFF_ASSIGNEE)
     now = deps.clock()
@@ -66,6 +68,7 @@ async def reply(deps: Deps, ticket_id: int, actor_id: str, body: str) -> Ticket:
     ticket = acting.ticket
     if not body.strip():
         raise UserError(replies.EMPTY_REPLY)
+    _check_length(body)  # security (issue 9)
     if ticket.status is Status.CLOSED:
         raise UserError(lifecycle.TicketClosed(ticket.status, Action.REOPEN, ticket_id=ticket_id).explain())
     if not ticket.customer_root_id:
@@ -81,6 +84,7 @@ async def note(deps: Deps, ticket_id: int, actor_id: str, body: str) -> Ticket:
     acting = await tickets.load(deps, ticket_id, actor_id, Permission.NOTE)
     if not body.strip():
         raise UserError(replies.EMPTY_NOTE)
+    _check_length(body)  # security (issue 9)
     ticket = acting.ticket
     assert ticket.id is not None
     await tickets.record(deps, TicketEvent(ticket.id, EventKind.INTERNAL_NOTE, deps.clock(),
@@ -88,3 +92,11 @@ async def note(deps: Deps, ticket_id: int, actor_id: str, body: str) -> Ticket:
     author = replies.person(await deps.gateway.get_user(actor_id))
     await post_to_staff_thread(deps, ticket, replies.note_copy(author, body), role="note")
     return ticket
+
+
+TEXT_MAX = 8000  # security (issue 9): same cap as the Reply dialog (commands/dialogs.py REPLY_MAX)
+
+
+def _check_length(body: str) -> None:
+    if len(body) > TEXT_MAX:
+        raise UserError(f"That text is {len(body)} characters long; use at most {TEXT_MAX}.")

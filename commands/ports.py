@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, Protocol, Self
 
 from workflows.model import Customer, Priority, Status, Ticket, TicketEvent
+from workflows.escalation import Escalation  # escalation (issue 6)
 
 
 class GatewayError(Exception):
@@ -156,13 +157,42 @@ class Webhook(Protocol):
 # --- end on-call ---
 
 
+# --- export/import (issue 11) ---
+class TransferRepository(Protocol):
+    """Bulk reads for export (storage/transfer.py): a period's tickets by id, their events."""
+
+    async def count_created_between(self, start: datetime, end: datetime) -> int: ...
+    async def created_between(self, start: datetime, end: datetime, *, after_id: int = 0,
+                              limit: int = 500) -> list[Ticket]: ...
+    async def events_for(self, ticket_ids: Sequence[int]) -> dict[int, list[TicketEvent]]: ...
+    async def count_unannounced(self) -> int: ...
+# --- end export/import ---
+
+
+# --- escalation (issue 6) ---
+class EscalationRepository(Protocol):
+    """Escalations to SET (storage/escalation.py); at most one open per ticket."""
+
+    async def add(self, escalation: Escalation) -> Escalation: ...
+    async def save(self, escalation: Escalation) -> None: ...
+    async def open_for(self, ticket_id: int, *, for_update: bool = False) -> Escalation | None: ...
+    async def latest_for(self, ticket_id: int) -> Escalation | None: ...
+    async def open_all(self, limit: int = 500) -> list[Escalation]: ...
+    async def open_for_tickets(self, ticket_ids: Sequence[int]) -> dict[int, Escalation]: ...
+# --- end escalation ---
+
+
 class UnitOfWork(Protocol):
+    @property
+    def escalations(self) -> EscalationRepository: ...  # escalation (issue 6)
     @property
     def sla(self) -> SlaRepository: ...  # SLA (issue 4)
     @property
     def summary(self) -> Any: ...  # summary (issue 7): storage.summary.SqlSummaryRepository
     @property
     def oncall(self) -> OncallRepository: ...  # on-call (issue 5)
+    @property
+    def transfer(self) -> TransferRepository: ...  # export/import (issue 11)
     @property
     def tickets(self) -> TicketRepository: ...
     @property

@@ -8,6 +8,7 @@ from commands.errors import UserError
 from commands.models import Reply, SlashCommand
 from commands.ports import TicketQuery
 from commands.router import TICKET
+from commands.escalation.replies import waiting_on_set  # escalation (issue 6)
 from workflows import lifecycle
 from workflows.model import Priority, Status
 from workflows.permissions import Permission, allowed
@@ -41,7 +42,10 @@ async def list_tickets(cmd: SlashCommand, args: list[str], deps: Deps) -> Reply:
         query = parse_filters(args, cmd.user_id)
         async with deps.uow() as uow:
             found = await uow.tickets.find(query)
-        return replies.queue(found, now=now, filters=" ".join(args))
+            escalated = await uow.escalations.open_for_tickets(  # escalation (issue 6)
+                [t.id for t in found if t.id is not None])
+        waiting = {tid: waiting_on_set(e, capital=False) for tid, e in escalated.items()}
+        return replies.queue(found, now=now, filters=" ".join(args), waiting=waiting)
 
     return await _safely(run)
 

@@ -225,9 +225,10 @@ def hold_now(ticket: Ticket) -> str:
     return f"{ref(ticket.id)} is no longer on hold: once Solved it closes automatically."
 
 
-def _row(ticket: Ticket, now: datetime, *, staff: bool) -> str:
+def _row(ticket: Ticket, now: datetime, *, staff: bool, waiting: str = "") -> str:
+    status = ticket.status.value.capitalize() + (f" · {waiting}" if waiting else "")  # issue 6
     cells = [f"{ref(ticket.id)}", text.inline(ticket.form.subject, max_len=60),
-             ticket.status.value.capitalize(), ticket.priority.value.capitalize()]
+             status, ticket.priority.value.capitalize()]
     if staff:
         cells += [PLAN_LABEL[ticket.plan].replace(" Support", ""),
                   "assigned" if ticket.assignee_id else "**unassigned**"]
@@ -243,13 +244,17 @@ def customer_list(found: Sequence[Ticket], *, now: datetime) -> str:
         _row(t, now, staff=False) for t in found)
 
 
-def queue(found: Sequence[Ticket], *, now: datetime, filters: str) -> str:
+def queue(found: Sequence[Ticket], *, now: datetime, filters: str,
+          waiting: dict[int, str] | None = None) -> str:
+    """`waiting`: ticket id -> "waiting on SET (stage)" for escalated tickets (issue 6)."""
+    waiting = waiting or {}
     title = f"**Queue** ({text.inline(filters, max_len=80)})" if filters else "**Queue** (open tickets)"
     if not found:
         return f"{title}\n\nNo tickets match."
     head = ("| Ticket | Subject | Status | Priority | Plan | Assignee | Age |\n"
             "|---|---|---|---|---|---|---|")
-    return f"{title}\n\n{head}\n" + "\n".join(_row(t, now, staff=True) for t in found)
+    return f"{title}\n\n{head}\n" + "\n".join(
+        _row(t, now, staff=True, waiting=waiting.get(t.id or 0, "")) for t in found)
 
 
 _PUBLIC_EVENTS = {"opened", "status_changed", "public_reply", "customer_message", "reopened",

@@ -10,7 +10,8 @@ from commands import cards
 from commands.deps import Deps
 from commands.errors import UserError
 from commands.ports import GatewayError, UnitOfWork
-from workflows import text
+from workflows import sla_watch, text  # sla_watch: SLA (issue 4)
+from commands import logcontext, metrics as metric_hooks  # observability (issue 11)
 from workflows.lifecycle import InvalidTransition
 from workflows.model import Ticket, TicketEvent
 from workflows.permissions import NOT_FOUND_OR_NOT_YOURS, NotPermitted, Permission, Role, require
@@ -48,12 +49,15 @@ async def load(deps: Deps, ticket_id: int, user_id: str, permission: Permission)
     try:
         require(roles, permission)
     except NotPermitted as exc:
+        if Role.OTHER in roles:  # security (issue 9): to an outsider, any refusal on a ticket reads
+            raise UserError(NOT_FOUND_OR_NOT_YOURS) from None  # as "no such ticket" (no id oracle)
         raise UserError(exc.explain()) from None
     return Acting(ticket, roles)
 
 
 async def change(deps: Deps, ticket_id: int, how: Change) -> tuple[Ticket, list[TicketEvent]]:
     """Apply a pure change under a row lock, log its events, commit, then refresh the card."""
+    logcontext.bind_ticket(ticket_id)  # observability (issue 11): log lines name the ticket
     async with deps.uow() as uow:
         current = await uow.tickets.get_for_update(ticket_id)
         if current is None:
@@ -64,6 +68,7 @@ async def change(deps: Deps, ticket_id: int, how: Change) -> tuple[Ticket, list[
             raise UserError(exc.explain()) from None
         events = list(events)
         if events or updated != current:
+            updated = await track_sla(deps, uow, updated, events)  # SLA (issue 4)
             await save(uow, updated, events)
             await uow.commit()
     if events:
@@ -80,9 +85,14 @@ async def save(uow: UnitOfWork, ticket: Ticket, events: Sequence[TicketEvent]) -
 async def record(deps: Deps, *events: TicketEvent) -> None:
     """Log events that change nothing else (notes, messages, replies)."""
     async with deps.uow() as uow:
+        locked = await _lock_for_sla(deps, uow, events)  # SLA (issue 4): lock before FK inserts
         for event in events:
             await uow.events.add(event)
+        moved = await _track_recorded(deps, uow, locked)  # SLA (issue 4)
         await uow.commit()
+    metric_hooks.events_recorded(events)  # observability (issue 11): pages and breaches
+    for ticket in moved:  # SLA (issue 4): the card's deadline line changed
+        await refresh_card(deps, ticket)
 
 
 async def refresh_card(deps: Deps, ticket: Ticket) -> None:
@@ -91,7 +101,51 @@ async def refresh_card(deps: Deps, ticket: Ticket) -> None:
         return
     try:
         names = await cards.names_for(deps, ticket)
-        message, props = cards.render(deps, ticket, names)
+        sla = await cards.sla_line(deps, ticket)  # SLA (issue 4)
+        escalation = await cards.open_escalation(deps, ticket)  # escalation (issue 6)
+        message, props = cards.render(deps, ticket, names, sla=sla, escalation=escalation)
         await deps.gateway.update_post(ticket.card_post_id, message, props)
     except GatewayError as exc:
         log.warning("refreshing the card of #%s failed: %s", ticket.id, exc)
+
+
+# --- SLA (issue 4): keep tickets.next_deadline_at in step with the event log ------------------
+async def track_sla(deps: Deps, uow: UnitOfWork, ticket: Ticket,
+                    unsaved: Sequence[TicketEvent]) -> Ticket:
+    """The ticket with its next SLA deadline recomputed, when these events move a clock."""
+    if deps.sla is None or ticket.id is None or not sla_watch.moves_clocks(unsaved):
+        return ticket
+    return await deps.sla.track(uow, deps.gateway, ticket, unsaved, deps.clock())
+
+
+async def track_intake(deps: Deps, uow: UnitOfWork, ticket: Ticket, requester: dict) -> Ticket:
+    """At intake: remember the requester's zone (their profile's) and set the first deadline."""
+    if deps.sla is None or ticket.id is None:
+        return ticket
+    await uow.claims.set("sla_zone", str(ticket.id), deps.sla.zone_name(requester))
+    tracked = await deps.sla.track(uow, deps.gateway, ticket, (), deps.clock())
+    if tracked.next_deadline_at != ticket.next_deadline_at:
+        await uow.tickets.save(tracked)
+    return tracked
+
+
+async def _lock_for_sla(deps: Deps, uow: UnitOfWork,
+                        events: Sequence[TicketEvent]) -> list[Ticket]:
+    """Row-lock (in id order) the tickets whose clocks these events move."""
+    if deps.sla is None or not sla_watch.moves_clocks(events):
+        return []
+    ids = sorted({e.ticket_id for e in events if e.kind in sla_watch.CLOCK_EVENTS})
+    found = [await uow.tickets.get_for_update(i) for i in ids]
+    return [t for t in found if t is not None]
+
+
+async def _track_recorded(deps: Deps, uow: UnitOfWork, locked: list[Ticket]) -> list[Ticket]:
+    """Recompute the locked tickets' deadlines from their (now stored) logs; return those moved."""
+    moved = []
+    for ticket in locked:
+        tracked = await deps.sla.track(uow, deps.gateway, ticket, (), deps.clock())
+        if tracked.next_deadline_at != ticket.next_deadline_at:
+            await uow.tickets.save(tracked)
+            moved.append(tracked)
+    return moved
+# --- end SLA -------------------------------------------------------------------------------------

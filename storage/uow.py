@@ -15,6 +15,8 @@ from storage.repositories import (
 from storage.sla import SqlSlaRepository  # SLA (issue 4)
 from storage.oncall import SqlOncallRepository  # on-call (issue 5)
 from storage.summary import SqlSummaryRepository  # summary (issue 7)
+from storage.transfer import SqlTransferRepository  # export/import (issue 11)
+from storage.escalation import SqlEscalationRepository  # escalation (issue 6)
 
 
 class SqlUnitOfWork:
@@ -60,6 +62,20 @@ class SqlUnitOfWork:
         """Read-only, history-flat queries for the daily summary (storage/summary.py)."""
         return SqlSummaryRepository(self.session)
     # --- end summary ---
+
+    # --- export/import and metrics (issue 11) ---
+    @property
+    def transfer(self) -> SqlTransferRepository:
+        """Bulk reads for `supportbot export` and the outbox-depth metric (storage/transfer.py)."""
+        return SqlTransferRepository(self.session)
+    # --- end export/import ---
+
+    # --- escalation (issue 6) ---
+    @property
+    def escalations(self) -> SqlEscalationRepository:
+        """Escalations to SET, one open per ticket (storage/escalation.py)."""
+        return SqlEscalationRepository(self.session)
+    # --- end escalation ---
 
     async def __aenter__(self) -> Self:
         session = self._sessions()

@@ -14,7 +14,8 @@ from workflows.model import EventKind, Status
 
 async def test_card_shows_the_buttons_that_fit_a_new_ticket(desk: Desk) -> None:
     t = await open_ticket(desk)
-    assert buttons(card(desk, t)) == ["Take it", "Assign…", "Reply to customer…", "Priority…"]
+    assert buttons(card(desk, t)) == ["Take it", "Assign…", "Reply to customer…", "Priority…",
+                                      "Escalate…"]  # escalation (issue 6)
 
 
 async def test_whole_journey_from_take_to_csat(desk: Desk) -> None:

@@ -20,7 +20,11 @@ from storage.migrate import (
 from storage.models import Base
 from storage.uow import SqlUnitOfWork
 
-TABLES = {"alembic_version", "tickets", "ticket_cc", "ticket_events", "customers", "claims"}
+import storage.uow  # noqa: E402,F401  (loads every feature's rows onto Base.metadata)
+
+TABLES = {"alembic_version", *Base.metadata.tables}
+TABLES |= {"oncall_overrides", "oncall_pages"}  # on-call (issue 5)
+TABLES |= {"escalations"}  # escalation (issue 6)
 
 
 async def _tables(url: str) -> set[str]:

@@ -1,0 +1,224 @@
+"""The summary's query layer: read the period's activity and the backlog, fill a SummaryData.
+
+Cost grows with the period's activity and the current backlog only: every query is a grouped
+count, a LIMIT walk of an index, or a read of the tickets active in the period.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from commands import replies as desk_replies
+from commands.deps import Deps
+from commands.ports import GatewayError, UnitOfWork
+from workflows import sla_stats
+from workflows.calendar import BusinessCalendar
+from workflows.model import EventKind, Status, Ticket
+from workflows.rota import Rota
+from workflows.sla import DEFAULT_POLICY, Metric
+from workflows.summary import (
+    DayPoint, Listed, PageStats, Schedule, SummaryData, TicketLine, backlog_delta, backlog_series,
+    day_bounds, median,
+)
+
+STAGE_LOOKBACK = timedelta(days=180)  # an escalation untouched this long is not shown by stage
+PAGE_LOOKBACK = timedelta(days=1)  # an acknowledgement is paired with a page at most this old
+K = EventKind
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryPolicy:
+    """[summary] settings plus what the post needs to link ticket cards (deps.summary)."""
+
+    schedule: Schedule = field(default_factory=Schedule)
+    handover_digests: bool = False
+    late_grace: timedelta = timedelta(hours=6)
+    pending_days: int = 3
+    top_n: int = 5
+    site_url: str = ""  # Mattermost's site URL, for permalinks
+    team_name: str = ""
+    rota: Rota | None = None  # the on-call rota (issue 5), for hand-over digests
+
+    @classmethod
+    def from_settings(cls, s: Any) -> SummaryPolicy:
+        """From bot.config.Settings: [summary], the Mattermost site URL and team, the rota."""
+        c = s.summary
+        rota = s.oncall.rota() if getattr(s, "oncall", None) is not None and s.oncall.regions else None
+        return cls(schedule=Schedule.parse(c.at, c.timezone, c.days),
+                   handover_digests=c.handover_digests, late_grace=c.late_grace,
+                   pending_days=c.pending_days, top_n=c.top_n,
+                   site_url=s.mattermost.url.rstrip("/"), team_name=s.mattermost.team, rota=rota)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return self.schedule.tz
+
+    def permalink(self, row: TicketLine) -> str:
+        label = f"#{row.ticket_id}"
+        if not row.card_post_id or not self.site_url:
+            return label
+        return f"[{label}]({self.site_url}/{self.team_name}/pl/{row.card_post_id})"
+
+
+def policy_of(deps: Deps) -> SummaryPolicy:
+    return deps.summary if isinstance(deps.summary, SummaryPolicy) else SummaryPolicy(
+        site_url="", team_name=deps.desk.team_name)
+
+
+async def build(deps: Deps, start: datetime, end: datetime, *, title: str = "Daily summary",
+                late: bool = False, chart: bool = True) -> SummaryData:
+    """Everything the post shows, for the period [start, end) and the state now."""
+    policy = policy_of(deps)
+    now = deps.clock()
+    n = policy.top_n
+    async with deps.uow() as uow:
+        q = uow.summary
+        opened = await q.opened_groups(start, end)
+        moves = await q.event_counts(start, end, {K.STATUS_CHANGED, K.REOPENED, K.SLA_BREACHED})
+        backlog = await q.backlog()
+        unassigned = await q.unassigned(n)
+        overdue = await q.overdue(now, n)
+        next_due = await q.next_due(now, n)
+        pending = await q.pending_since(now - timedelta(days=policy.pending_days), n)
+        side = await q.events_of(start, end, {K.CSAT_RATED, K.PAGED, K.PAGE_ACKNOWLEDGED})
+        stages = await q.latest_stages(now - STAGE_LOOKBACK, {K.ESCALATED, K.ESCALATION_STAGE})
+        metrics = await _period_metrics(deps, uow, start, end)
+        pages = await _pages(deps, uow, start, end, side)
+        days = await _days(uow, now, policy.tz, sum(backlog.values())) if chart else ()
+    csat_good, csat_bad, bad = _csat(side)
+    async with deps.uow() as uow:
+        bad_tickets = await uow.summary.tickets(t for t, _ in bad[:n])
+    data = SummaryData(
+        title=title, start_at=start, end_at=end, now=now, tz=policy.tz, late=late,
+        opened_by_form=_sum(opened, 0), opened_by_priority=_sum(opened, 1),
+        opened_by_plan=_sum(opened, 2), opened_by_category=_sum(opened, 3),
+        solved=_moved(moves, K.STATUS_CHANGED, Status.SOLVED),
+        closed=_moved(moves, K.STATUS_CHANGED, Status.CLOSED),
+        reopened=sum(c for k, _, _, c in moves if k == K.REOPENED),
+        breaches_in_period=sum(c for k, _, _, c in moves if k == K.SLA_BREACHED),
+        backlog=backlog,
+        unassigned=_listed(unassigned, lambda t: t.created_at),
+        breached=_listed(overdue, lambda t: t.next_deadline_at),
+        next_to_breach=_listed((len(next_due), next_due), lambda t: t.next_deadline_at),
+        pending_days=policy.pending_days,
+        pending=_listed(pending, lambda t: t.updated_at),
+        escalations=None if deps.escalation is None and not stages else dict(Counter(stages.values())),
+        pages=pages,
+        csat_good=csat_good, csat_bad=csat_bad,
+        bad_ratings=Listed(len(bad), tuple(
+            _line(bad_tickets[t], None, note=comment) for t, comment in bad[:n] if t in bad_tickets)),
+        days=tuple(days), **metrics,
+    )
+    return await _with_names(deps, data)
+
+
+def _sum(groups: list[tuple[Any, ...]], index: int) -> dict[str, int]:
+    out: Counter[str] = Counter()
+    for row in groups:
+        out[row[index] or "none"] += row[-1]
+    return dict(out)
+
+
+def _moved(moves: list[tuple[str, str | None, str | None, int]], kind: str, to: Status) -> int:
+    return sum(c for k, _, t, c in moves if k == kind and t == to.value)
+
+
+def _line(ticket: Ticket, at: datetime | None, note: str = "") -> TicketLine:
+    assert ticket.id is not None
+    return TicketLine(ticket.id, ticket.form.subject, ticket.priority, ticket.status,
+                      assignee=ticket.assignee_id, card_post_id=ticket.card_post_id, at=at, note=note)
+
+
+def _listed(found: tuple[int, list[Ticket]], at: Any) -> Listed:
+    total, tickets = found
+    return Listed(total, tuple(_line(t, at(t)) for t in tickets))
+
+
+def _csat(events: list[Any]) -> tuple[int, int, list[tuple[int, str]]]:
+    """The last rating per ticket in the period: good, bad, and (ticket, comment) of the bad."""
+    last = {e.ticket_id: e for e in events if e.kind is K.CSAT_RATED}
+    good = sum(1 for e in last.values() if e.to_value == "good")
+    bad = [(t, str(e.data.get("text") or "")) for t, e in sorted(last.items()) if e.to_value == "bad"]
+    return good, len(bad), bad
+
+
+async def _pages(deps: Deps, uow: UnitOfWork, start: datetime, end: datetime,
+                 side: list[Any]) -> PageStats | None:
+    fired = [e for e in side if e.kind is K.PAGED]
+    acks = [e for e in side if e.kind is K.PAGE_ACKNOWLEDGED]
+    if deps.oncall is None and not fired and not acks:
+        return None  # on-call paging (issue 5) not wired: the section shows "—"
+    earlier = await uow.summary.events_of(start - PAGE_LOOKBACK, start, {K.PAGED})
+    pages = sorted(earlier + fired, key=lambda e: e.at)
+    waits = []
+    for ack in acks:
+        paged = [p.at for p in pages if p.ticket_id == ack.ticket_id and p.at <= ack.at]
+        if paged:
+            waits.append(ack.at - paged[-1])
+    return PageStats(len(fired), len(acks), median(waits))
+
+
+async def _period_metrics(deps: Deps, uow: UnitOfWork, start: datetime, end: datetime) -> dict[str, Any]:
+    """Median first/next reply and SLA attainment of the reply cycles decided in the period.
+
+    Reads only tickets with replies, status changes or breaches in the period."""
+    touched = await uow.summary.events_of(
+        start, end, {K.PUBLIC_REPLY, K.STATUS_CHANGED, K.SLA_BREACHED})
+    ids = {e.ticket_id for e in touched}
+    if not ids:
+        return {}
+    tickets = await uow.summary.tickets(ids)
+    history = await uow.summary.events_for(ids, end)
+    sla_policy = getattr(deps.sla, "policy", None) or DEFAULT_POLICY
+    calendar = getattr(deps.sla, "calendar", None) or BusinessCalendar()
+    samples = [s for t in tickets.values()
+               for s in sla_stats.samples(t, history.get(t.id or 0, []), sla_policy, calendar, end)]
+    firsts = sla_stats.reply_times(samples, Metric.FIRST_REPLY, start, end)
+    nexts = sla_stats.reply_times(samples, Metric.NEXT_REPLY, start, end)
+    att = sla_stats.attainment(samples, start, end)
+    met = att[Metric.FIRST_REPLY].met + att[Metric.NEXT_REPLY].met
+    breached = att[Metric.FIRST_REPLY].breached + att[Metric.NEXT_REPLY].breached
+    return {"first_reply_median": median(firsts), "next_reply_median": median(nexts),
+            "sla_met": met, "sla_breached": breached}
+
+
+async def _days(uow: UnitOfWork, now: datetime, tz: ZoneInfo, backlog_now: int) -> list[DayPoint]:
+    """Opened, solved, breaches and the end-of-day backlog of the last 14 local days: one grouped
+    count per day over the (at, kind) index."""
+    counts = []
+    for day, start, end in day_bounds(now, tz):
+        rows = await uow.summary.event_counts(start, end, {K.OPENED, K.STATUS_CHANGED, K.SLA_BREACHED})
+        counts.append((day, rows))
+    deltas = [sum(backlog_delta(k, f, t) * c for k, f, t, c in rows) for _, rows in counts]
+    backlogs = backlog_series(backlog_now, deltas)
+    return [DayPoint(day,
+                     opened=sum(c for k, _, _, c in rows if k == K.OPENED),
+                     solved=sum(c for k, _, t, c in rows if k == K.STATUS_CHANGED and t == Status.SOLVED.value),
+                     backlog=b,
+                     breaches=sum(c for k, _, _, c in rows if k == K.SLA_BREACHED))
+            for (day, rows), b in zip(counts, backlogs)]
+
+
+async def _with_names(deps: Deps, data: SummaryData) -> SummaryData:
+    """Swap assignee ids for display names (one users call; never mentions)."""
+    lists = ("unassigned", "breached", "next_to_breach", "pending", "bad_ratings")
+    ids = sorted({r.assignee for name in lists for r in getattr(data, name).rows if r.assignee})
+    names: dict[str, str] = {}
+    if ids:
+        try:
+            names = {u["id"]: desk_replies.person(u) for u in await deps.gateway.get_users_by_ids(ids)}
+        except GatewayError:
+            names = {}
+    from dataclasses import replace
+
+    def named(listed: Listed) -> Listed:
+        return Listed(listed.total, tuple(
+            replace(r, assignee=names.get(r.assignee, "someone") if r.assignee else None)
+            for r in listed.rows))
+
+    return replace(data, **{name: named(getattr(data, name)) for name in lists})
+
