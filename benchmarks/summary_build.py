@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/summary_build.py 10000 100000 [1000000]
 
 For each size, seeds a fresh SQLite database in bulk: 70% closed tickets spread over the past year
-(3 events each: opened, solved, closed), 20% open tickets whose deadline is ahead, 10% open tickets
+(3 events each: opened, solved, closed; all before the measured day), 20% open tickets whose deadline is ahead, 10% open tickets
 already due; then adds the same fixed day of activity (DAY_* below) and times the summary build
 for that day. The build must stay flat in total history and grow only with the period's activity.
 Prints one line per size; not a test.
@@ -27,7 +27,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from commands.sla.service import SlaDesk  # noqa: E402
+from commands.summary import build as build_module  # noqa: E402
 from commands.summary.build import SummaryPolicy, build  # noqa: E402
+from workflows.calendar import BusinessCalendar  # noqa: E402
+from workflows.sla import DEFAULT_POLICY  # noqa: E402
 from commands.summary.chart import render_png  # noqa: E402
 from storage import db  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
@@ -78,7 +82,8 @@ def seed(path: Path, total: int, rng: random.Random) -> None:
     history = total
     for i in range(1, history + 1):
         share = i % 10
-        created = NOW - timedelta(days=1) - year * rng.random()
+        # history ends before the measured day (solved within 3 days, closed 2 days later)
+        created = NOW - timedelta(days=6) - (year - timedelta(days=6)) * rng.random()
         priority = PRIORITIES[i % 4]
         plan = ("premium", "enterprise", None)[i % 3]
         assignee = f"agent{i % 40:023d}"
@@ -115,10 +120,11 @@ def seed(path: Path, total: int, rng: random.Random) -> None:
             batch_e.append((next_id, "public_reply", ts(at + timedelta(minutes=30)), "agent", None, None, "{}"))
         next_id += 1
     recent = list(range(max(1, history - 2000), history + 1))
+    open_due = [i for i in range(max(1, history - 2000), history + 1) if i % 10 == 9][:DAY_BREACHES]
     for k in range(DAY_SOLVED):
         batch_e.append((recent[k], "status_changed", ts(start + timedelta(minutes=5 * k)), None, "open", "solved", "{}"))
     for k in range(DAY_BREACHES):
-        batch_e.append((recent[-k - 1], "sla_breached", ts(start + timedelta(minutes=40 * k)), None, None, "first_reply", "{}"))
+        batch_e.append((open_due[k % len(open_due)], "sla_breached", ts(start + timedelta(minutes=40 * k)), None, None, "first_reply", "{}"))
     for k in range(DAY_RATINGS):
         rating = "bad" if k % 5 == 0 else "good"
         batch_e.append((recent[k], "csat_rated", ts(start + timedelta(minutes=20 * k)), None, None, rating,
@@ -129,14 +135,31 @@ def seed(path: Path, total: int, rng: random.Random) -> None:
     con.close()
 
 
-async def measure(path: Path) -> tuple[float, float, int]:
+class Timed:
+    """Wraps the period-metrics step to report its share of the build."""
+
+    def __init__(self, fn: Any) -> None:
+        self.fn, self.spent = fn, 0.0
+
+    async def __call__(self, *args: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return await self.fn(*args)
+        finally:
+            self.spent += time.perf_counter() - t0
+
+
+async def measure(path: Path) -> tuple[float, float, float, int]:
     url = f"sqlite:///{path}"
     engine = db.create_engine(url)
     sessions = db.session_factory(engine)
     policy = SummaryPolicy(site_url="http://mm", team_name="main")
     deps = SimpleNamespace(uow=lambda: SqlUnitOfWork(sessions), clock=lambda: NOW, summary=policy,
-                           gateway=NoUsers(), sla=None, oncall=None, escalation=None,
+                           gateway=NoUsers(), oncall=None, escalation=None,
+                           sla=SlaDesk(policy=DEFAULT_POLICY, calendar=BusinessCalendar()),
                            desk=SimpleNamespace(team_name="main"))
+    metrics = Timed(build_module._period_metrics)
+    build_module._period_metrics = metrics
     times = []
     length = 0
     data = None
@@ -150,11 +173,13 @@ async def measure(path: Path) -> tuple[float, float, int]:
     render_png(data.days)
     chart = time.perf_counter() - t0
     await engine.dispose()
-    return statistics.median(times), chart, length
+    build_module._period_metrics = metrics.fn
+    return statistics.median(times), metrics.spent / RUNS, chart, length
 
 
 async def main(sizes: list[int]) -> None:
-    print(f"{'tickets':>10} {'seed s':>8} {'build ms (median of %d)' % RUNS:>24} {'chart ms':>9} {'chars':>6}")
+    print(f"{'tickets':>10} {'seed s':>8} {'build ms (median of %d)' % RUNS:>24} "
+          f"{'of which SLA metrics ms':>24} {'chart png ms':>13} {'chars':>6}")
     for size in sizes:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "bench.db"
@@ -162,9 +187,9 @@ async def main(sizes: list[int]) -> None:
             t0 = time.perf_counter()
             seed(path, size, random.Random(size))
             seeded = time.perf_counter() - t0
-            build_s, chart_s, length = await measure(path)
-            print(f"{size:>10} {seeded:>8.1f} {build_s * 1000:>24.1f} {chart_s * 1000:>9.0f} {length:>6}",
-                  flush=True)
+            build_s, metrics_s, chart_s, length = await measure(path)
+            print(f"{size:>10} {seeded:>8.1f} {build_s * 1000:>24.1f} {metrics_s * 1000:>24.1f} "
+                  f"{chart_s * 1000:>13.0f} {length:>6}", flush=True)
 
 
 if __name__ == "__main__":

@@ -319,7 +319,10 @@ class SlaSettings(_Section):
     @field_validator("fallback_timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        sla_settings.base_calendar("09:00-17:00", ["mon"], (), value.strip() or "?")
+        try:
+            sla_settings.base_calendar("09:00-17:00", ["mon"], (), value.strip() or "?")
+        except KeyError:  # ZoneInfoNotFoundError
+            raise ValueError(f"{value!r} is not an IANA time zone (e.g. UTC, Europe/Berlin)") from None
         return value.strip()
 
     def overrides(self) -> list[sla_settings.TargetOverride]:

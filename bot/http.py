@@ -97,9 +97,17 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
     return body
 
 
+async def _form_body(request: web.Request) -> dict[str, Any]:
+    """The command form; a body that isn't one (bad encoding, broken multipart) is a 400."""
+    try:
+        return dict(await request.post())
+    except ValueError:  # UnicodeDecodeError included  (security, issue 9: found by fuzzing)
+        raise web.HTTPBadRequest(text="malformed form body") from None
+
+
 async def slash_command(request: web.Request) -> web.Response:
     bot = request.app[BOT]
-    form: dict[str, Any] = dict(request.query) if request.method == "GET" else dict(await request.post())
+    form: dict[str, Any] = dict(request.query) if request.method == "GET" else await _form_body(request)
     header = request.headers.get("Authorization", "")
     token = header[6:].strip() if header.lower().startswith("token ") else str(form.get("token", ""))
     trigger = str(form.get("command", "")).lstrip("/").lower()
@@ -153,12 +161,12 @@ async def action_click(request: web.Request) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """Liveness (issue 11): 200 whenever the process serves; the body still tells the state."""
+    """200 when Mattermost and the database are reachable, 503 "degraded" otherwise (issue 2)."""
     bot = request.app[BOT]
     health = await bot.health()
     ok = health["mattermost"] and health["database"]
     body = {"status": "ok" if ok else "degraded", **health}
-    return web.json_response(body, status=200)
+    return web.json_response(body, status=200 if ok else 503)
 
 
 # --- observability (issue 11): request ids, /readyz, /metrics ---
@@ -202,4 +210,10 @@ def build_app(bot: Any) -> web.Application:
     app.router.add_get(HEALTH_PATH, healthz)
     app.router.add_get(READY_PATH, readyz)  # issue 11
     app.router.add_get(METRICS_PATH, metrics)  # issue 11
+    app.on_response_prepare.append(_hide_server_version)  # security (issue 9)
     return app
+
+
+async def _hide_server_version(request: web.Request, response: web.StreamResponse) -> None:
+    """Don't advertise the Python and aiohttp versions to whoever can reach the bot."""
+    response.headers["Server"] = "supportbot"

@@ -14,10 +14,10 @@ class Progress:
     """`with Progress(total, "exporting") as bar: bar.update()`; silent when total < min_total."""
 
     def __init__(self, total: int, label: str, *, stream: TextIO | None = None,
-                 min_total: int = MIN_TOTAL, interval: float = 0.1) -> None:
+                 min_total: int | None = None, interval: float = 0.1) -> None:
         self.total, self.label, self.done = total, label, 0
         self._stream = stream if stream is not None else sys.stderr
-        self._enabled = total >= min_total and total > 0
+        self._enabled = total > 0 and total >= (MIN_TOTAL if min_total is None else min_total)
         self._interval, self._last = interval, 0.0
 
     def __enter__(self) -> Progress:

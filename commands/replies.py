@@ -276,6 +276,8 @@ def _event_line(e: TicketEvent, names: dict[str, str]) -> str:
         "reopened": "reopened it",
         "csat_rated": f"rated the support {e.to_value}",
         "announced": "announced it",
+        "escalated": "escalated it to SET",  # escalation (issue 6)
+        "escalation_stage": f"moved the SET escalation to {(e.to_value or '').replace('_', ' ')}",
     }.get(e.kind.value, e.kind.value.replace("_", " "))
     body = str(e.data.get("text", "")) if isinstance(e.data, dict) else ""
     line = f"- {when} — {who} {what}"
@@ -298,6 +300,9 @@ def ticket_detail(ticket: Ticket, events: Sequence[TicketEvent], *, names: dict[
                      f"{names.get(ticket.assignee_id or '', '—')}")
     lines += ["", text.quote(text.block(f.description[:1500])), "", "**History**"]
     shown = [e for e in events if internal or e.kind.value in _PUBLIC_EVENTS]
+    if not internal:  # security (issue 9): a CSAT comment is for staff, not for CC'd colleagues
+        shown = [TicketEvent(e.ticket_id, e.kind, e.at, e.actor_id, e.from_value, e.to_value)
+                 if e.kind.value == "csat_rated" else e for e in shown]
     lines += [_event_line(e, names) for e in shown[-40:]]
     return "\n".join(lines)
 

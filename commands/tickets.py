@@ -84,6 +84,8 @@ async def save(uow: UnitOfWork, ticket: Ticket, events: Sequence[TicketEvent]) -
 
 async def record(deps: Deps, *events: TicketEvent) -> None:
     """Log events that change nothing else (notes, messages, replies)."""
+    if events:
+        logcontext.bind_ticket(events[0].ticket_id)  # observability (issue 11)
     async with deps.uow() as uow:
         locked = await _lock_for_sla(deps, uow, events)  # SLA (issue 4): lock before FK inserts
         for event in events:

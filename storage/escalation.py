@@ -8,11 +8,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, Text, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models import MM_ID, Base, BigId, JsonDoc, UtcDateTime
-from workflows.escalation import Escalation, EscalationForm, Severity, Stage
+from workflows.escalation import AlreadyEscalated, Escalation, EscalationForm, Severity, Stage
 
 _OPEN = "closed_at IS NULL"
 
@@ -73,7 +74,11 @@ class SqlEscalationRepository:
         row = EscalationRow()
         row.update_from(escalation)
         self._session.add(row)
-        await self._session.flush()
+        try:
+            await self._session.flush()
+        except IntegrityError:  # uq_escalations_open_ticket: someone escalated it a moment ago
+            raise AlreadyEscalated(
+                f"#{escalation.ticket_id} was escalated a moment ago.") from None
         return replace(escalation, id=row.id)
 
     async def save(self, escalation: Escalation) -> None:

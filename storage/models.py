@@ -93,6 +93,8 @@ class TicketRow(Base):
             sqlite_where=text("next_deadline_at IS NOT NULL"),
         ),
         Index("ix_tickets_assignee_id_status", "assignee_id", "status"),
+        # summary (issue 7): "Pending longer than N days", index-only (migration 0005)
+        Index("ix_tickets_status_updated_at", "status", "updated_at"),
         Index("ix_tickets_requester_id", "requester_id"),
         # Tickets stored but not yet (fully) announced: the retry job reads only these.
         Index(
@@ -215,6 +217,9 @@ class TicketEventRow(Base):
     __table_args__ = (
         Index("ix_ticket_events_ticket_id_at", "ticket_id", "at"),
         Index("ix_ticket_events_at_kind", "at", "kind"),
+        # summary (issue 7): rare kinds (escalation stages, pages) by time, without scanning
+        # every event of the window (migration 0005)
+        Index("ix_ticket_events_kind_at", "kind", "at"),
         {"sqlite_autoincrement": True},
     )
 

@@ -5,16 +5,18 @@ lists are capped with LIMIT."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from storage.models import TicketEventRow, TicketRow
 from workflows.model import Status, Ticket, TicketEvent
 
 ACTIVE = (Status.NEW.value, Status.OPEN.value, Status.PENDING.value)
+WAITING_ON_US = (Status.NEW.value, Status.OPEN.value)  # SLA clocks run; Pending pauses them
 IN_CHUNK = 500  # ids per IN (...) list
 
 
@@ -48,14 +50,13 @@ class SqlSummaryRepository:
         return [tuple(r) for r in await self._session.execute(stmt)]  # type: ignore[misc]
 
     async def events_of(self, start: datetime, end: datetime, kinds: Iterable[str]) -> list[TicketEvent]:
-        """Events of `kinds` in [start, end), oldest first."""
-        stmt = (
-            select(TicketEventRow)
-            .where(TicketEventRow.at >= start, TicketEventRow.at < end,
-                   TicketEventRow.kind.in_(sorted(kinds)))
-            .order_by(TicketEventRow.at, TicketEventRow.id)
-        )
-        return [row.to_domain() for row in await self._session.scalars(stmt)]
+        """Events of `kinds` in [start, end), oldest first. Sorted here: an ORDER BY would make
+        SQLite walk every event of the window (ix_ticket_events_at_kind) instead of these kinds'."""
+        stmt = select(TicketEventRow).where(
+            TicketEventRow.at >= start, TicketEventRow.at < end,
+            TicketEventRow.kind.in_(sorted(kinds)))
+        events = [row.to_domain() for row in await self._session.scalars(stmt)]
+        return sorted(events, key=lambda e: (e.at, e.id or 0))
 
     async def backlog(self) -> dict[tuple[str, str], int]:
         """(status, priority) -> count for New, Open and Pending (index-only on status, priority)."""
@@ -72,15 +73,37 @@ class SqlSummaryRepository:
         return await self._counted(where, (TicketRow.created_at, TicketRow.id), limit)
 
     async def overdue(self, now: datetime, limit: int) -> tuple[int, list[Ticket]]:
-        """Active tickets whose next deadline has passed, most overdue first (deadline index)."""
-        where = and_(TicketRow.next_deadline_at <= now, TicketRow.status.in_(ACTIVE))
+        """New/Open tickets whose next deadline has passed, most overdue first (deadline index)."""
+        where = and_(TicketRow.next_deadline_at <= now, TicketRow.status.in_(WAITING_ON_US))
         return await self._counted(where, (TicketRow.next_deadline_at, TicketRow.id), limit)
 
+    async def breached_open(self, since: datetime, limit: int) -> tuple[int, list[tuple[Ticket, datetime]]]:
+        """New/Open tickets with an SLA breach logged since `since` and no public reply after it:
+        how many, and the oldest breaches first with their instant (ix_ticket_events_kind_at)."""
+        breach = (
+            select(TicketEventRow.ticket_id.label("ticket_id"), func.max(TicketEventRow.at).label("at"))
+            .where(TicketEventRow.kind == "sla_breached", TicketEventRow.at >= since)
+            .group_by(TicketEventRow.ticket_id)
+            .subquery()
+        )
+        reply = aliased(TicketEventRow)
+        answered = (
+            select(reply.id)
+            .where(reply.ticket_id == breach.c.ticket_id, reply.kind == "public_reply",
+                   reply.at > breach.c.at)
+            .exists()
+        )
+        where = and_(TicketRow.status.in_(WAITING_ON_US), ~answered)
+        base = select(TicketRow, breach.c.at).join(breach, breach.c.ticket_id == TicketRow.id).where(where)
+        total = await self._session.scalar(select(func.count()).select_from(base.subquery()))
+        rows = await self._session.execute(base.order_by(breach.c.at, TicketRow.id).limit(limit))
+        return int(total or 0), [(row.to_domain(), _aware(at)) for row, at in rows]
+
     async def next_due(self, now: datetime, limit: int) -> list[Ticket]:
-        """Active tickets with the nearest future deadline (a LIMIT walk of the deadline index)."""
+        """New/Open tickets with the nearest future deadline (a LIMIT walk of the deadline index)."""
         stmt = (
             select(TicketRow)
-            .where(TicketRow.next_deadline_at > now, TicketRow.status.in_(ACTIVE))
+            .where(TicketRow.next_deadline_at > now, TicketRow.status.in_(WAITING_ON_US))
             .order_by(TicketRow.next_deadline_at, TicketRow.id)
             .limit(limit)
         )
@@ -112,25 +135,33 @@ class SqlSummaryRepository:
         return out
 
     async def latest_stages(self, since: datetime, kinds: Iterable[str]) -> dict[int, str]:
-        """ticket id -> the to_value of its latest event of `kinds` since `since`, active tickets only."""
-        latest = (
-            select(func.max(TicketEventRow.id).label("id"))
-            .where(TicketEventRow.at >= since, TicketEventRow.kind.in_(sorted(kinds)))
-            .group_by(TicketEventRow.ticket_id)
-            .subquery()
-        )
-        stmt = (
-            select(TicketEventRow.ticket_id, TicketEventRow.kind, TicketEventRow.to_value)
-            .join(latest, latest.c.id == TicketEventRow.id)
-            .join(TicketRow, TicketRow.id == TicketEventRow.ticket_id)
-            .where(TicketRow.status != Status.CLOSED.value)
-        )
-        return {t: (v or k) for t, k, v in await self._session.execute(stmt)}
+        """ticket id -> the to_value (else the kind) of its latest event of `kinds` since `since`,
+        for tickets not Closed. Reads only those events (ix_ticket_events_kind_at): no GROUP BY
+        over the whole log, which SQLite would serve by scanning ix_ticket_events_ticket_id_at."""
+        # No ORDER BY: with one, SQLite walks the (at, kind) index or the whole table instead.
+        stmt = select(TicketEventRow.at, TicketEventRow.id, TicketEventRow.ticket_id,
+                      TicketEventRow.kind, TicketEventRow.to_value).where(
+            TicketEventRow.kind.in_(sorted(kinds)), TicketEventRow.at >= since)
+        rows = sorted((_aware(at), i, t, k, v) for at, i, t, k, v in await self._session.execute(stmt))
+        latest = {t: (v or k) for _, _, t, k, v in rows}
+        closed: set[int] = set()
+        for chunk in _chunks(sorted(latest)):
+            closed.update(await self._session.scalars(
+                select(TicketRow.id).where(TicketRow.id.in_(chunk),
+                                           TicketRow.status == Status.CLOSED.value)))
+        return {t: v for t, v in latest.items() if t not in closed}
 
     async def _counted(self, where: Any, order: Sequence[Any], limit: int) -> tuple[int, list[Ticket]]:
         total = await self._session.scalar(select(func.count()).select_from(TicketRow).where(where))
         rows = await self._session.scalars(select(TicketRow).where(where).order_by(*order).limit(limit))
         return int(total or 0), [row.to_domain() for row in rows]
+
+
+def _aware(at: datetime | str) -> datetime:
+    """max(at) comes back untyped on SQLite (text): parse it and attach UTC."""
+    if isinstance(at, str):
+        at = datetime.fromisoformat(at)
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 def _chunks(ids: Sequence[int]) -> Iterable[Sequence[int]]:

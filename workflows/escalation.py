@@ -127,13 +127,15 @@ STAGES: Final[Mapping[Stage, StageSpec]] = MappingProxyType({
         "which release includes it.",
     ),
     Stage.RELEASED: StageSpec(
-        "Fix released", Detail("version", "Version", "The release that ships the fix, e.g. 10.12.1."),
+        "Fix released",
+        Detail("version", "Version", "The release that ships the fix, e.g. 10.12.1."),
         "The fix for {ticket} is released in Mattermost {detail}. Please upgrade and let us know "
         "whether it resolves the issue for you.",
     ),
     Stage.DECLINED: StageSpec(
-        "Not a product issue", Detail("reason", "Reason",
-                                      "Why this is not a product issue; support sees it.", long=True),
+        "Not a product issue",
+        Detail("reason", "Reason", "Why this is not a product issue; support sees it.",
+               long=True),
         "Our engineering team reviewed {ticket} and found that it is not caused by a defect in "
         "the product:\n\n{detail}\n\nYour support engineer will continue working with you on it.",
     ),
@@ -187,9 +189,13 @@ class CannotEscalate(EscalationError):
     pass
 
 
+class AlreadyEscalated(CannotEscalate):
+    """Storage refused a second open escalation of the same ticket (a race lost)."""
+
+
 @dataclass(frozen=True, slots=True)
 class CustomerUpdate:
-    """What happens to a stage's customer update: `message` is sent, or it is skipped for a reason."""
+    """A stage's customer update: `message` is sent, or it is skipped for `skip_reason`."""
 
     message: str = ""
     skip_reason: str = ""

@@ -234,10 +234,11 @@ def day_bounds(now: datetime, tz: ZoneInfo, days: int = CHART_DAYS) -> list[tupl
 Link = Callable[[TicketLine], str]
 PRIORITY_LABELS: Final = {p.value: p.value.capitalize() for p in Priority}
 STATUS_LABELS: Final = {s.value: s.value.capitalize() for s in Status}
-STAGE_LABELS: Final = {
-    "escalated": "Escalated", "confirmed": "Confirmed", "plan": "Action plan",
-    "executed": "Plan executed", "released": "Fix released", "declined": "Declined",
+STAGE_LABELS: Final = {  # workflows/escalation.py Stage values, in track order
+    "escalated": "Escalated", "confirmed": "Confirmed", "action_plan": "Action plan",
+    "fix_tested": "Fix tested", "released": "Fix released", "declined": "Declined",
 }
+FINAL_STAGES: Final = frozenset({"released", "declined"})  # the escalation is over
 DASH: Final = "—"
 
 

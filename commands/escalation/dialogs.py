@@ -79,6 +79,7 @@ def stage_dialog(state: str, ticket: Ticket, move: Move, to: Stage) -> dict[str,
     elements += _update_elements(default)
     intro = f"Mark **#{ticket.id}** as “{spec.label}”. The stage is done once the customer " \
             "update is sent or skipped with a reason."
-    if mark and mark in default:
-        intro += f" `{mark}` in the update is replaced by the {spec.detail.label.lower()}."  # type: ignore[union-attr]
-    return _small(STAGE_CALLBACK, f"{SHORT[move]} #{ticket.id}", state, elements, "Save", intro=intro)
+    if spec.detail is not None and mark in default:
+        intro += f" `{mark}` in the update is replaced by the {spec.detail.label.lower()}."
+    return _small(STAGE_CALLBACK, f"{SHORT[move]} #{ticket.id}", state, elements, "Save",
+                  intro=intro)

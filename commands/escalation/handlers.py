@@ -13,7 +13,14 @@ from commands import replies as desk_replies
 from commands.deps import Deps
 from commands.errors import UserError
 from commands.escalation import dialogs, replies, service
-from commands.models import ActionClick, ActionResult, DialogResult, DialogSubmission, Reply, SlashCommand
+from commands.models import (
+    ActionClick,
+    ActionResult,
+    DialogResult,
+    DialogSubmission,
+    Reply,
+    SlashCommand,
+)
 from commands.ports import GatewayError
 from commands.router import DIALOGS, TICKET
 from commands.signing import BadSignature
@@ -198,7 +205,7 @@ async def submit_stage(sub: DialogSubmission, deps: Deps) -> DialogResult:
     return DialogResult.ok()
 
 
-# --- /ticket escalations --------------------------------------------------------------------------
+# --- /ticket escalations ------------------------------------------------------------------------
 
 @TICKET.subcommand("escalations", usage="escalations",
                    summary="open escalations to SET, by stage and age", staff_only=True)

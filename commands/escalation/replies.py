@@ -28,7 +28,6 @@ LIST_REFUSED = "Only support staff and the Sustained Engineering Team can list e
 STALE_CARD = "This escalation has moved on or closed since this card was drawn; nothing was done."
 NO_CUSTOMER_THREAD = ("This ticket has no customer conversation yet, so the update can't be sent; "
                       "skip it with a reason or try again in a moment.")
-RACE_LOST = "Someone else escalated this ticket a moment ago."
 
 
 def stage_label(stage: Stage) -> str:

@@ -9,8 +9,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 
-from sqlalchemy.exc import IntegrityError
-
 from commands import cards, threads, tickets
 from commands import replies as desk_replies
 from commands.conversation import post_to_staff_thread
@@ -78,7 +76,7 @@ async def check_can_escalate(deps: Deps, ticket_id: int, actor_id: str) -> Ticke
 
 async def start(deps: Deps, ticket_id: int, actor_id: str, form: EscalationForm,
                 update: CustomerUpdate) -> Escalation:
-    """Escalate to SET: validate, tell the customer, store, post the SET card, refresh the ticket."""
+    """Escalate to SET: validate, tell the customer, store, post the SET card, refresh the card."""
     ticket = (await tickets.load(deps, ticket_id, actor_id, Permission.ESCALATE)).ticket
     now = deps.clock()
     policy.open_escalation(ticket, form, update, open_now=await open_for(deps, ticket_id),
@@ -90,10 +88,7 @@ async def start(deps: Deps, ticket_id: int, actor_id: str, form: EscalationForm,
         escalation, event = policy.open_escalation(
             current, form, update, open_now=await uow.escalations.open_for(ticket_id),
             actor_id=actor_id, at=now)
-        try:
-            escalation = await uow.escalations.add(escalation)
-        except IntegrityError:
-            raise UserError(replies.RACE_LOST) from None
+        escalation = await uow.escalations.add(escalation)  # AlreadyEscalated if a race was lost
         current = await _log(deps, uow, current, event)
         await uow.commit()
     escalation = await _post_set_card(deps, escalation, current)

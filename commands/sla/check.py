@@ -115,6 +115,8 @@ async def mention_for(deps: Deps, ticket: Ticket) -> str:
         names = [f"@{u['username']}" for u in users if u.get("username")]
         if names:
             return " ".join(names) + ("" if ticket.assignee_id else f" ({replies.UNASSIGNED})")
+    if ticket.assignee_id:  # the assignee's account could not be read: no mention
+        return "The assignee:"
     return f"@here ({replies.UNASSIGNED})"
 
 

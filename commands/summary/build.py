@@ -7,7 +7,7 @@ count, a LIMIT walk of an index, or a read of the tickets active in the period.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,18 +15,19 @@ from zoneinfo import ZoneInfo
 from commands import replies as desk_replies
 from commands.deps import Deps
 from commands.ports import GatewayError, UnitOfWork
-from workflows import sla_stats
+from workflows import sla_stats, sla_watch
 from workflows.calendar import BusinessCalendar
 from workflows.model import EventKind, Status, Ticket
 from workflows.rota import Rota
 from workflows.sla import DEFAULT_POLICY, Metric
 from workflows.summary import (
-    DayPoint, Listed, PageStats, Schedule, SummaryData, TicketLine, backlog_delta, backlog_series,
-    day_bounds, median,
+    FINAL_STAGES, DayPoint, Listed, PageStats, Schedule, SummaryData, TicketLine, backlog_delta,
+    backlog_series, day_bounds, median,
 )
 
 STAGE_LOOKBACK = timedelta(days=180)  # an escalation untouched this long is not shown by stage
-PAGE_LOOKBACK = timedelta(days=1)  # an acknowledgement is paired with a page at most this old
+PAGE_LOOKBACK = timedelta(days=1)
+BREACH_LOOKBACK = timedelta(days=30)  # a breach older than this and still unanswered is not listed  # an acknowledgement is paired with a page at most this old
 K = EventKind
 
 
@@ -70,7 +71,7 @@ def policy_of(deps: Deps) -> SummaryPolicy:
 
 
 async def build(deps: Deps, start: datetime, end: datetime, *, title: str = "Daily summary",
-                late: bool = False, chart: bool = True) -> SummaryData:
+                late: bool = False, chart: bool = True, metrics: bool = True) -> SummaryData:
     """Everything the post shows, for the period [start, end) and the state now."""
     policy = policy_of(deps)
     now = deps.clock()
@@ -81,12 +82,16 @@ async def build(deps: Deps, start: datetime, end: datetime, *, title: str = "Dai
         moves = await q.event_counts(start, end, {K.STATUS_CHANGED, K.REOPENED, K.SLA_BREACHED})
         backlog = await q.backlog()
         unassigned = await q.unassigned(n)
-        overdue = await q.overdue(now, n)
-        next_due = await q.next_due(now, n)
+        if deps.sla is not None:  # SLA wired (issue 4): breaches logged and not yet answered
+            count, found = await q.breached_open(now - BREACH_LOOKBACK, n)
+            breached = Listed(count, tuple(_line(t, at) for t, at in found))
+        else:  # hook: without the SLA check, the stored deadline having passed is the signal
+            breached = _listed(await q.overdue(now, n), lambda t: t.next_deadline_at)
+        next_due = await _deadlines(deps, uow, await q.next_due(now, n), now)
         pending = await q.pending_since(now - timedelta(days=policy.pending_days), n)
         side = await q.events_of(start, end, {K.CSAT_RATED, K.PAGED, K.PAGE_ACKNOWLEDGED})
         stages = await q.latest_stages(now - STAGE_LOOKBACK, {K.ESCALATED, K.ESCALATION_STAGE})
-        metrics = await _period_metrics(deps, uow, start, end)
+        figures = await _period_metrics(deps, uow, start, end) if metrics else {}
         pages = await _pages(deps, uow, start, end, side)
         days = await _days(uow, now, policy.tz, sum(backlog.values())) if chart else ()
     csat_good, csat_bad, bad = _csat(side)
@@ -102,18 +107,34 @@ async def build(deps: Deps, start: datetime, end: datetime, *, title: str = "Dai
         breaches_in_period=sum(c for k, _, _, c in moves if k == K.SLA_BREACHED),
         backlog=backlog,
         unassigned=_listed(unassigned, lambda t: t.created_at),
-        breached=_listed(overdue, lambda t: t.next_deadline_at),
-        next_to_breach=_listed((len(next_due), next_due), lambda t: t.next_deadline_at),
+        breached=breached,
+        next_to_breach=Listed(len(next_due), tuple(_line(t, d) for t, d in next_due)),
         pending_days=policy.pending_days,
         pending=_listed(pending, lambda t: t.updated_at),
-        escalations=None if deps.escalation is None and not stages else dict(Counter(stages.values())),
+        escalations=None if deps.escalation is None and not stages else dict(Counter(
+            v for v in stages.values() if v not in FINAL_STAGES)),
         pages=pages,
         csat_good=csat_good, csat_bad=csat_bad,
         bad_ratings=Listed(len(bad), tuple(
             _line(bad_tickets[t], None, note=comment) for t, comment in bad[:n] if t in bad_tickets)),
-        days=tuple(days), **metrics,
+        days=tuple(days), **figures,
     )
     return await _with_names(deps, data)
+
+
+async def _deadlines(deps: Deps, uow: UnitOfWork, found: list[Ticket],
+                     now: datetime) -> list[tuple[Ticket, datetime | None]]:
+    """The real deadline of each (top N) ticket when the SLA feature can tell it; the stored
+    watch instant (a warning or a deadline) otherwise."""
+    report = getattr(deps.sla, "report", None)
+    if report is None or not found:
+        return [(t, t.next_deadline_at) for t in found]
+    history = await uow.summary.events_for([t.id for t in found if t.id is not None], now)
+    out = []
+    for t in found:
+        shown = sla_watch.headline(report(t, history.get(t.id or 0, []), None, now))
+        out.append((t, shown[2] if shown and shown[2] > now else t.next_deadline_at))
+    return out
 
 
 def _sum(groups: list[tuple[Any, ...]], index: int) -> dict[str, int]:
@@ -213,8 +234,6 @@ async def _with_names(deps: Deps, data: SummaryData) -> SummaryData:
             names = {u["id"]: desk_replies.person(u) for u in await deps.gateway.get_users_by_ids(ids)}
         except GatewayError:
             names = {}
-    from dataclasses import replace
-
     def named(listed: Listed) -> Listed:
         return Listed(listed.total, tuple(
             replace(r, assignee=names.get(r.assignee, "someone") if r.assignee else None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import timedelta
 
@@ -11,7 +12,7 @@ from commands.ports import GatewayError
 from commands.router import TICKET
 from commands.summary import replies
 from commands.summary.build import build, policy_of
-from commands.summary.post import CLAIMS, LAST_SLOT, _period_start, publish
+from commands.summary.post import CLAIMS, LAST_SLOT, period_start, publish
 from workflows import summary as plan
 from workflows.permissions import Permission, allowed
 from workflows.text import parse_duration
@@ -19,6 +20,7 @@ from workflows.text import parse_duration
 log = logging.getLogger(__name__)
 
 MAX_DAYS = 90
+QUICK_ANSWER = 2.0  # seconds
 
 
 @TICKET.subcommand("summary", usage="summary [post] [period]",
@@ -47,16 +49,23 @@ async def summary(cmd: SlashCommand, args: list[str], deps: Deps) -> Reply:
     else:
         async with deps.uow() as uow:
             last = await uow.claims.get(CLAIMS, LAST_SLOT)
-        start = _period_start(deps, now, last)
+        start = period_start(deps, now, last)
     if post:
         deps.background.spawn(_post(deps, start), name="summary-post")
-        return Reply.ephemeral(replies.POST_STARTED.format(channel="support-standup"))
-    data = await build(deps, start, now, title=replies.ON_DEMAND_TITLE, chart=False)
+        return Reply.ephemeral(replies.POST_STARTED)
+    # Mattermost waits ~3 s for the answer: the period metrics (reply cycles of every ticket
+    # active in the period) are dropped if they would make it late.
+    note = replies.NO_CHART_EPHEMERAL
+    try:
+        data = await asyncio.wait_for(
+            build(deps, start, now, title=replies.ON_DEMAND_TITLE, chart=False), QUICK_ANSWER)
+    except TimeoutError:
+        data = await build(deps, start, now, title=replies.ON_DEMAND_TITLE, chart=False, metrics=False)
+        note += "\n" + replies.METRICS_SKIPPED
     policy = policy_of(deps)
     # an ephemeral slash-command answer carries no file: the chart comes with posted summaries
     return Reply.ephemeral(plan.render_fitted(data, policy.permalink, top_n=policy.top_n,
-                                              limit=plan.SAFE_LIMIT - 200)
-                           + "\n\n" + replies.NO_CHART_EPHEMERAL)
+                                              limit=plan.SAFE_LIMIT - 300) + "\n\n" + note)
 
 
 async def _post(deps: Deps, start) -> None:  # type: ignore[no-untyped-def]

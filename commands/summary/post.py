@@ -67,7 +67,7 @@ async def _post_slot(deps: Deps, key: str, at: datetime, late: bool, title: str,
         await uow.commit()
     try:
         if start is None:
-            start = _period_start(deps, at, last)
+            start = period_start(deps, at, last)
         data = await build(deps, start, at, title=title, late=late)
         await publish(deps, data)
     except Exception:
@@ -83,7 +83,7 @@ async def _post_slot(deps: Deps, key: str, at: datetime, late: bool, title: str,
     return 1
 
 
-def _period_start(deps: Deps, at: datetime, last: str | None) -> datetime:
+def period_start(deps: Deps, at: datetime, last: str | None) -> datetime:
     """Since the previous summary: the last posted slot, else the schedule's previous slot."""
     start = datetime.fromisoformat(last) if last else None
     if start is None or start >= at:

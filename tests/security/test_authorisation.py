@@ -157,3 +157,23 @@ async def test_assign_only_to_staff_even_for_staff(desk: Desk) -> None:
     assert "only be assigned to support staff" in desk.emu.ephemerals(desk.user("sam"))[-1]["message"]
     await assert_unchanged(desk, before)
     assert card(desk, t)["id"] == t.card_post_id
+
+
+async def test_thread_messages_follow_the_matrix(desk: Desk) -> None:
+    """Websocket posts are authentic, but the author may still lack the role: a non-staff author in
+    a staff thread (e.g. a guest added to the channel while staff are configured by name) and a
+    non-party in a customer thread change nothing."""
+    from commands import threads
+
+    t = await _fresh(desk)
+    assert desk.bot is not None and desk.bot.deps is not None
+    before = await snapshot(desk)
+    dave = desk.user("dave").id
+    await threads.on_posted({"id": "f" * 26, "user_id": dave, "channel_id": desk.support.id,
+                             "root_id": t.card_post_id, "message": "!reply @all you are hacked"},
+                            "O", desk.bot.deps)
+    # not staff by name (the desk's staff are the channel's members, and dave isn't one)
+    await threads.on_posted({"id": "g" * 26, "user_id": dave, "channel_id": t.customer_channel_id,
+                             "root_id": t.customer_root_id, "message": "let me in"},
+                            "D", desk.bot.deps)
+    await assert_unchanged(desk, before)

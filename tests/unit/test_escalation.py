@@ -1,4 +1,4 @@
-"""The SET escalation stages: the transition table, the facts they need, and the customer-update rule."""
+"""The SET escalation stages: the transition table, their facts, and the customer-update rule."""
 
 from __future__ import annotations
 
@@ -153,14 +153,16 @@ def test_open_stages_offer_their_next_step_then_decline() -> None:
 def test_escalating_starts_at_escalated_and_logs_escalated() -> None:
     esc, event = open_escalation(make_ticket(status=Status.OPEN), FORM, SENT, open_now=None,
                                  actor_id="sam", at=T1)
-    assert (esc.stage, esc.ticket_id, esc.opened_at, esc.closed_at) == (Stage.ESCALATED, 12, T1, None)
+    assert (esc.stage, esc.ticket_id, esc.opened_at) == (Stage.ESCALATED, 12, T1)
+    assert esc.closed_at is None
     assert (event.kind, event.to_value, event.data["severity"]) == (EventKind.ESCALATED,
                                                                     "escalated", "major")
 
 
 def test_a_ticket_is_escalated_once_at_a_time() -> None:
     with pytest.raises(CannotEscalate):
-        open_escalation(make_ticket(), FORM, SENT, open_now=make_escalation(), actor_id="sam", at=T1)
+        open_escalation(make_ticket(), FORM, SENT, open_now=make_escalation(), actor_id="sam",
+                        at=T1)
 
 
 @pytest.mark.parametrize("status", [Status.SOLVED, Status.CLOSED])
@@ -176,4 +178,5 @@ def test_escalating_needs_the_customer_update_too() -> None:
 
 def test_invalid_move_explains_itself_in_one_sentence() -> None:
     exc = InvalidMove(Stage.ESCALATED, Move.RELEASE)
-    assert str(exc) == "The escalation is at “Escalated to SET”, so “Fix released” can't be done now."
+    assert str(exc) == ("The escalation is at “Escalated to SET”, "
+                        "so “Fix released” can't be done now.")

@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,16 @@ def write_config(desk: Desk, path: Path, **sections: dict[str, str]) -> Path:
     path.write_text("\n".join(lines) + "\n")
     path.chmod(0o600)
     return path
+
+
+@pytest.fixture(autouse=True)
+def _keep_logging() -> Iterator[None]:
+    """cli.main() configures the root logger onto the test's (soon closed) stderr: undo it."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 async def supportbot(*argv: str) -> int:

@@ -11,7 +11,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bot.observability import ContextFilter
 from tests.wire.harness import Desk
-from tests.wire.workflow_helpers import open_ticket
+from tests.wire.workflow_helpers import events, open_ticket
+from workflows.model import EventKind
 
 
 async def get(desk: Desk, path: str) -> tuple[int, str, dict[str, str]]:
@@ -31,13 +32,14 @@ def value(samples: dict, name: str, **labels: str) -> float:
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
-async def test_readyz_follows_the_websocket_while_healthz_stays_up(desk: Desk) -> None:
+async def test_readyz_and_healthz_follow_the_websocket(desk: Desk) -> None:
     assert (await get(desk, "/readyz"))[0] == 200
     assert desk.bot is not None and desk.bot.websocket is not None
     await desk.bot.websocket.stop()
     status, body, _ = await get(desk, "/readyz")
     assert status == 503 and '"mattermost": false' in body
-    assert (await get(desk, "/healthz"))[0] == 200
+    status, body, _ = await get(desk, "/healthz")
+    assert status == 503 and '"status": "degraded"' in body
 
 
 async def test_metrics_move_with_an_intake(desk: Desk) -> None:
@@ -96,3 +98,23 @@ async def test_log_lines_of_a_callback_carry_its_request_id_and_ticket(
         async with http.get(f"http://127.0.0.1:{desk.port}/healthz",
                             headers={"X-Request-ID": "lb-probe-1"}) as resp:
             assert resp.headers["X-Request-ID"] == "lb-probe-1"
+
+
+async def test_pages_are_counted_where_they_are_logged(bare_desk: Desk) -> None:
+    from tests.wire.test_oncall import page_count, start
+
+    await start(bare_desk)
+    t = await open_ticket(bare_desk, priority="urgent")  # Acme Corp: Premium
+    await bare_desk.run_jobs()
+    samples = await scrape(bare_desk)
+    assert await page_count(bare_desk, t.id) >= 1
+    assert value(samples, "supportbot_pages_total") == await page_count(bare_desk, t.id)
+
+
+async def test_sla_breaches_are_counted_where_they_are_logged(desk: Desk) -> None:
+    t = await open_ticket(desk, priority="urgent")  # Premium Urgent: first reply within 1 h
+    desk.clock.advance(minutes=61)
+    await desk.run_jobs()
+    await desk.run_jobs()
+    assert [e.kind for e in await events(desk, t.id)].count(EventKind.SLA_BREACHED) == 1
+    assert value(await scrape(desk), "supportbot_sla_breaches_total") == 1

@@ -22,6 +22,7 @@ from tests import dbutil
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 DATA_TABLES = ("ticket_events", "ticket_cc", "tickets", "customers", "claims")
+DATA_TABLES = ("oncall_pages", "oncall_overrides", *DATA_TABLES)  # on-call (issue 5)
 
 UowFactory = Callable[[], SqlUnitOfWork]
 

@@ -6,10 +6,9 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy.exc import IntegrityError
 
 from tests.integration.storage.conftest import UowFactory
-from workflows.escalation import Escalation, EscalationForm, Severity, Stage
+from workflows.escalation import AlreadyEscalated, Escalation, EscalationForm, Severity, Stage
 from workflows.lifecycle import open_ticket
 from workflows.model import Form, Requester, TicketForm
 
@@ -59,7 +58,7 @@ async def test_a_second_open_escalation_of_a_ticket_is_refused(uow_factory: UowF
         await uow.escalations.add(_escalation(ticket_id))
         await uow.commit()
     async with uow_factory() as uow:
-        with pytest.raises(IntegrityError):
+        with pytest.raises(AlreadyEscalated):
             await uow.escalations.add(_escalation(ticket_id))
 
 

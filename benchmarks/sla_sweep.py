@@ -1,0 +1,233 @@
+"""Benchmark: the scheduled SLA check's cost at 10k / 100k / 1M stored tickets (prints figures).
+
+Not a test. Seeds a fresh, migrated database per size with bulk inserts: 70% closed tickets
+(no deadline), 20% open with no running clock, 10% open with a future deadline, of which a fixed
+DUE (100) are due. Then times, median of --runs runs:
+  read+eval  the check's read path: `tickets.due(now)`, their logs and zones in bulk, evaluate,
+             owed notices and the next watch instant (what grows with data, if anything does);
+  full       the real `check_sla` job (claims, a stub gateway post, events, deadline update),
+             the database reset between runs;
+each with DUE tickets due, and with none due.
+
+    .venv/bin/python -m benchmarks.sla_sweep                     # 10k and 100k, SQLite (+PG)
+    .venv/bin/python -m benchmarks.sla_sweep --sizes 1000000     # 1M (a few minutes to seed)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, insert, text, update
+
+from commands.deps import Background, Deps, Desk
+from commands.signing import Signer, derive_key
+from commands.sla.check import CLAIM_KIND, check_sla
+from commands.sla.service import ZONE_KIND, SlaDesk
+from storage import db
+from storage.migrate import upgrade
+from storage.models import ClaimRow, TicketEventRow, TicketRow
+from storage.uow import SqlUnitOfWork
+from tests import dbutil
+from workflows import sla_watch
+from workflows.calendar import BusinessCalendar
+from workflows.sla import DEFAULT_POLICY
+
+NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # a Monday noon
+DUE = 100
+CHUNK = 10_000
+PRIORITIES = ("urgent", "high", "normal", "low")
+
+
+def _ticket(i: int, kind: str) -> dict[str, Any]:
+    """One row; `kind` is closed, open (no clock), future (deadline later) or due."""
+    created = NOW - timedelta(days=30) + timedelta(seconds=i % 2_500_000) if kind == "closed" \
+        else NOW - timedelta(minutes=90 + i % 600)
+    deadline = {"closed": None, "open": None,
+                "future": NOW + timedelta(hours=1 + i % 500),
+                "due": NOW - timedelta(minutes=1 + i % 60)}[kind]
+    return {
+        "id": i, "form": "technical", "subject": f"Ticket {i}", "description": "Bench ticket",
+        "category": "general", "priority": PRIORITIES[i % 4] if kind != "due" else "urgent",
+        "environment": "production", "mattermost_version": "10.11.2", "mobile_version": None,
+        "mobile_device": None, "cc_user_ids": [], "requester_id": f"u{i % 5000:025d}",
+        "requester_username": f"user{i % 5000}", "organisation": "Acme", "plan": "premium",
+        "status": "closed" if kind == "closed" else "open", "assignee_id": f"a{i % 20:025d}",
+        "hold": False, "card_post_id": f"c{i:025d}", "customer_channel_id": f"d{i % 5000:025d}",
+        "customer_root_id": f"r{i:025d}", "next_deadline_at": deadline, "follow_up_of": None,
+        "created_at": created, "updated_at": created,
+    }
+
+
+def _layout(n: int) -> list[str]:
+    """Kinds by id: the due ones spread through the table, not bunched at the end."""
+    kinds = ["closed"] * int(n * 0.7) + ["open"] * int(n * 0.2)
+    kinds += ["future"] * (n - len(kinds))
+    step = max(1, n // DUE)
+    for j in range(DUE):
+        kinds[min(n - 1, j * step + step // 2)] = "due"
+    return kinds
+
+
+async def seed(url: str, n: int) -> float:
+    """Bulk-insert n tickets (+ an OPENED event and a zone for every open one); seconds taken."""
+    started = time.perf_counter()
+    engine = db.create_engine(url)
+    kinds = _layout(n)
+    async with engine.begin() as conn:
+        for lo in range(0, n, CHUNK):
+            rows = [_ticket(i + 1, kinds[i]) for i in range(lo, min(n, lo + CHUNK))]
+            await conn.execute(insert(TicketRow.__table__), rows)
+            opened = [{"ticket_id": r["id"], "kind": "opened", "at": r["created_at"],
+                       "actor_id": r["requester_id"], "from_value": None, "to_value": "new",
+                       "data": {}} for r in rows if r["status"] == "open"]
+            zones = [{"kind": ZONE_KIND, "key": str(r["id"]), "value": "UTC", "created_at": NOW}
+                     for r in rows if r["status"] == "open"]
+            if opened:
+                await conn.execute(insert(TicketEventRow.__table__), opened)
+                await conn.execute(insert(ClaimRow.__table__), zones)
+        if engine.dialect.name == "postgresql":
+            await conn.execute(text("SELECT setval('tickets_id_seq', :n)"), {"n": n})
+    if engine.dialect.name == "postgresql":
+        async with engine.connect() as conn:
+            await conn.execute(text("COMMIT"))
+            await conn.execute(text("ANALYZE"))
+    else:
+        async with engine.begin() as conn:
+            await conn.execute(text("ANALYZE"))
+    await engine.dispose()
+    return time.perf_counter() - started
+
+
+class StubGateway:
+    """Accepts the calls the check makes; no network."""
+
+    def __init__(self) -> None:
+        self.posts = 0
+
+    async def create_post(self, channel_id: str, message: str, **_: Any) -> dict[str, Any]:
+        self.posts += 1
+        return {"id": f"p{self.posts:025d}"}
+
+    async def update_post(self, post_id: str, message: str, props: Any = None) -> dict[str, Any]:
+        return {"id": post_id}
+
+    async def get_users_by_ids(self, ids: Any) -> list[dict[str, Any]]:
+        return [{"id": i, "username": f"agent{i[-2:]}"} for i in ids]
+
+    async def get_user(self, user_id: str) -> dict[str, Any]:
+        return {"id": user_id, "username": "x", "timezone": {}}
+
+
+class StubDirectory:
+    def oncall_ids(self) -> frozenset[str]:
+        return frozenset()
+
+
+def make_deps(url: str, clock: list[datetime]) -> tuple[Deps, Any]:
+    engine = db.create_engine(url)
+    sessions = db.session_factory(engine)
+    desk = Desk(bot_user_id="b" * 26, team_id="t" * 26, team_name="main",
+                support_channel_id="s" * 26, standup_channel_id="x" * 26,
+                engineering_channel_id="e" * 26, public_url="http://127.0.0.1:1")
+    sla = SlaDesk(policy=DEFAULT_POLICY, calendar=BusinessCalendar())
+    deps = Deps(gateway=StubGateway(), uow=lambda: SqlUnitOfWork(sessions),  # type: ignore[arg-type]
+                clock=lambda: clock[0], desk=desk, signer=Signer(derive_key("bench", fallback="")),
+                background=Background(), directory=StubDirectory(), sla=sla)  # type: ignore[arg-type]
+    return deps, engine
+
+
+async def read_and_evaluate(deps: Deps, now: datetime) -> int:
+    """The check's read path and decisions, without posting."""
+    sla: SlaDesk = deps.sla
+    async with deps.uow() as uow:
+        due = await uow.tickets.due(now, limit=sla.batch)
+        ids = [t.id for t in due if t.id is not None]
+        logs = await uow.sla.events(ids)
+        zones = await uow.sla.zones(ids)
+    owed = 0
+    for t in due:
+        events = logs.get(t.id or 0, [])
+        report = sla.report(t, events, zones.get(t.id or 0), now)
+        owed += len(sla_watch.owed(report, sla_watch.sent(events)))
+        sla_watch.watch_at(report, sla_watch.sent(events))
+    return owed
+
+
+async def reset(engine: Any, due_ids: list[int]) -> None:
+    """Undo a full check: deadlines back to due, notices unclaimed and unlogged."""
+    async with engine.begin() as conn:
+        for i in due_ids:
+            await conn.execute(update(TicketRow.__table__).where(TicketRow.id == i)
+                               .values(next_deadline_at=NOW - timedelta(minutes=1 + (i - 1) % 60)))
+        await conn.execute(delete(ClaimRow.__table__).where(ClaimRow.kind == CLAIM_KIND))
+        await conn.execute(delete(TicketEventRow.__table__)
+                           .where(TicketEventRow.kind.in_(["sla_warned", "sla_breached"])))
+
+
+async def timed(run: Any, runs: int, before: Any = None) -> tuple[float, Any]:
+    times, result = [], None
+    for _ in range(runs):
+        if before is not None:
+            await before()
+        started = time.perf_counter()
+        result = await run()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times) * 1000, result
+
+
+async def measure(url: str, n: int, runs: int) -> dict[str, Any]:
+    seconds = await seed(url, n)
+    clock = [NOW]
+    deps, engine = make_deps(url, clock)
+    kinds = _layout(n)
+    due_ids = [i + 1 for i, k in enumerate(kinds) if k == "due"]
+    quiet = NOW - timedelta(hours=3)  # before any deadline: nothing due
+    r_due, owed = await timed(lambda: read_and_evaluate(deps, NOW), runs)
+    r_none, _ = await timed(lambda: read_and_evaluate(deps, quiet), runs)
+    f_due, posted = await timed(lambda: check_sla(deps, NOW), runs, lambda: reset(engine, due_ids))
+    f_none, _ = await timed(lambda: check_sla(deps, quiet), runs)
+    await engine.dispose()
+    return {"seed_s": seconds, "read_due": r_due, "read_none": r_none, "full_due": f_due,
+            "full_none": f_none, "owed": owed, "posted": posted}
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--no-postgres", action="store_true")
+    args = parser.parse_args()
+    print(f"{'backend':<10} {'tickets':>9} {'due':>4} {'seed s':>7} {'read+eval due ms':>17} "
+          f"{'read+eval none ms':>18} {'full due ms':>12} {'full none ms':>13}")
+    for n in args.sizes:
+        backends: list[tuple[str, str | None]] = []
+        tmp = tempfile.mkdtemp(prefix="sla-bench-")
+        backends.append(("sqlite", db.normalise_url(f"sqlite:///{Path(tmp) / 'bench.db'}")))
+        if not args.no_postgres:
+            backends.append(("postgresql", await dbutil.fresh_postgres_url()))
+        for name, url in backends:
+            if url is None:
+                print(f"{name:<10} {n:>9} skipped: {dbutil.skip_reason()}")
+                continue
+            try:
+                await upgrade(url)
+                r = await measure(url, n, args.runs)
+                print(f"{name:<10} {n:>9} {DUE:>4} {r['seed_s']:>7.1f} {r['read_due']:>17.1f} "
+                      f"{r['read_none']:>18.2f} {r['full_due']:>12.1f} {r['full_none']:>13.2f}"
+                      f"   (owed {r['owed']}, posted {r['posted']})", flush=True)
+            finally:
+                if name == "postgresql" and url:
+                    await dbutil.drop_database(url)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
