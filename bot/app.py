@@ -18,6 +18,7 @@ import commands.intake  # noqa: F401  (registers /ticket new, /ticket sales)
 import commands.queue  # noqa: F401  (registers the staff and customer subcommands)
 import commands.summary  # noqa: F401  (summary, issue 7: registers /ticket summary)
 from bot import logs, startup
+from urllib.parse import urlsplit  # security (issue 9): the database password is a secret
 from bot.config import Settings
 from bot.gateway import MattermostGateway
 from bot.http import build_app
@@ -94,7 +95,9 @@ class SupportBot:
         self.settings = settings
         self.clock = clock
         logs.add_secrets(settings.mattermost.token, settings.security.signing_key,  # issue 9
-                         settings.security.previous_signing_key)
+                         settings.security.previous_signing_key,
+                         settings.oncall.webhook_url, settings.oncall.routing_key,
+                         urlsplit(settings.database.url).password or "")
         self.gateway: Any = gateway or MattermostGateway(settings.mattermost.url, settings.mattermost.token)
         self.command_tokens: dict[str, str] = {}  # trigger -> token Mattermost sends
         self.background = Background()

@@ -74,7 +74,7 @@ MATRIX: Final[Mapping[Permission, frozenset[Role]]] = MappingProxyType({
     Permission.CHANGE_PRIORITY: _SUPPORT,
     Permission.HOLD: _SUPPORT,
     Permission.ESCALATE: _SUPPORT,
-    Permission.SET_STAGE: frozenset({R.SET, R.ADMIN}),
+    Permission.SET_STAGE: frozenset({R.SET}),  # not ADMIN: admins default to all staff
     Permission.ACK_PAGE: frozenset({R.ONCALL, R.STAFF, R.ADMIN}),
     Permission.RATE_CSAT: frozenset({R.CUSTOMER_OWNER}),
     Permission.VIEW_STATS: _SUPPORT,

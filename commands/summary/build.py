@@ -26,8 +26,8 @@ from workflows.summary import (
 )
 
 STAGE_LOOKBACK = timedelta(days=180)  # an escalation untouched this long is not shown by stage
-PAGE_LOOKBACK = timedelta(days=1)
-BREACH_LOOKBACK = timedelta(days=30)  # a breach older than this and still unanswered is not listed  # an acknowledgement is paired with a page at most this old
+PAGE_LOOKBACK = timedelta(days=1)  # an acknowledgement is paired with a page at most this old
+BREACH_LOOKBACK = timedelta(days=30)  # a breach older than this and still unanswered is not listed
 K = EventKind
 
 

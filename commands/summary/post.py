@@ -49,11 +49,14 @@ async def post_scheduled(deps: Deps, now: datetime) -> int:
 
 
 async def _first_seen(deps: Deps, now: datetime) -> datetime:
+    """When the desk first ran this job (recorded once, cluster-wide)."""
     async with deps.uow() as uow:
-        if await uow.claims.claim(CLAIMS, FIRST_SEEN, now.astimezone(UTC).isoformat()):
-            await uow.commit()
-            return now
         value = await uow.claims.get(CLAIMS, FIRST_SEEN)
+        if value is None:
+            if await uow.claims.claim(CLAIMS, FIRST_SEEN, now.astimezone(UTC).isoformat()):
+                await uow.commit()
+                return now
+            value = await uow.claims.get(CLAIMS, FIRST_SEEN)
     return datetime.fromisoformat(value) if value else now
 
 

@@ -36,7 +36,7 @@ CHANGE_STATUS      .   .     Y    .    .      Y     .
 CHANGE_PRIORITY    .   .     Y    .    .      Y     .
 HOLD               .   .     Y    .    .      Y     .
 ESCALATE           .   .     Y    .    .      Y     .
-SET_STAGE          .   .     .    Y    .      Y     .
+SET_STAGE          .   .     .    Y    .      .     .
 ACK_PAGE           .   .     Y    .    Y      Y     .
 RATE_CSAT          Y   .     .    .    .      .     .
 VIEW_STATS         .   .     Y    .    .      Y     .

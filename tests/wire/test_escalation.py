@@ -32,9 +32,6 @@ async def _set_desk(tmp_path: Path, *, set_members: list[str] | None = None,
     overrides: dict[str, Any] = {}
     if set_members is not None:
         overrides["escalation"] = {"set_members": set_members}
-        # desk admins may move SET stages too (permissions.MATRIX), and with no [workflow] admins
-        # every member of ~customer-support is one: name an admin so sam is plain staff
-        overrides["workflow"] = {"admins": ["tess"]}
     await d.start_bot(**overrides)
     return d
 
