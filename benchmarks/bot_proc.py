@@ -3,7 +3,8 @@
     python -m benchmarks.bot_proc '<settings as JSON>'
 
 Prints READY once `SupportBot.start()` returned, then serves until stdin closes or says "stop".
-The scheduler is off: scheduled jobs are measured separately (benchmarks.ours sweep/summary).
+With "bench_clock_start" (ISO time) in the JSON the bot's clock starts at that instant (the seeded
+history is dated around a fixed day). The scheduler is off: scheduled jobs are measured separately (benchmarks.ours sweep/summary).
 """
 
 from __future__ import annotations
@@ -13,15 +14,27 @@ import json
 import sys
 from pathlib import Path
 
-from bot.app import SupportBot
+from datetime import datetime
+
+from bot.app import SupportBot, system_clock
 from bot.config import Settings
 
 
 async def main(raw: str) -> None:
-    settings = Settings.model_validate({**json.loads(raw), "config_dir": Path(".")})
-    bot = SupportBot(settings)
+    data = json.loads(raw)
+    start_at = data.pop("bench_clock_start", None)  # the bot's clock starts here, then runs
+    settings = Settings.model_validate({**data, "config_dir": Path(".")})
+    clock = system_clock
+    if start_at is not None:
+        offset = datetime.fromisoformat(start_at) - system_clock()
+
+        def clock() -> datetime:
+            return system_clock() + offset
+
+    bot = SupportBot(settings, clock=clock)
     bot.run_scheduler = False
     await bot.start()
+    await bot.background.drain()  # the start-up run of the interval jobs is done before READY
     print("READY", flush=True)
     loop = asyncio.get_running_loop()
     while True:
@@ -32,4 +45,11 @@ async def main(raw: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1]))
+    import os
+
+    if profile := os.environ.get("BENCH_BOT_PROFILE"):  # cProfile the bot, stats to this file
+        import cProfile
+
+        cProfile.run("asyncio.run(main(sys.argv[1]))", profile)
+    else:
+        asyncio.run(main(sys.argv[1]))

@@ -1,9 +1,10 @@
-"""Benchmark: the daily summary's build time (queries + formatting, no posting) against history size.
+"""Benchmark: the daily summary's build time (queries + formatting, no posting) vs history.
 
     .venv/bin/python benchmarks/summary_build.py 10000 100000 [1000000]
 
 For each size, seeds a fresh SQLite database in bulk: 70% closed tickets spread over the past year
-(3 events each: opened, solved, closed; all before the measured day), 20% open tickets whose deadline is ahead, 10% open tickets
+(3 events each: opened, solved, closed; all before the measured day), 20% open tickets
+whose deadline is ahead, 10% open tickets
 already due; then adds the same fixed day of activity (DAY_* below) and times the summary build
 for that day. The build must stay flat in total history and grow only with the period's activity.
 Prints one line per size; not a test.
@@ -30,12 +31,12 @@ sys.path.insert(0, str(ROOT))
 from commands.sla.service import SlaDesk  # noqa: E402
 from commands.summary import build as build_module  # noqa: E402
 from commands.summary.build import SummaryPolicy, build  # noqa: E402
-from workflows.calendar import BusinessCalendar  # noqa: E402
-from workflows.sla import DEFAULT_POLICY  # noqa: E402
 from commands.summary.chart import render_png  # noqa: E402
 from storage import db  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.uow import SqlUnitOfWork  # noqa: E402
+from workflows.calendar import BusinessCalendar  # noqa: E402
+from workflows.sla import DEFAULT_POLICY  # noqa: E402
 from workflows.summary import render_fitted  # noqa: E402
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # a Monday's slot
@@ -63,12 +64,16 @@ def seed(path: Path, total: int, rng: random.Random) -> None:
     con = sqlite3.connect(path)
     con.execute("PRAGMA journal_mode=WAL")
     con.execute("PRAGMA synchronous=OFF")
-    cols = ("id, form, subject, description, category, priority, cc_user_ids, requester_id, "
-            "requester_username, organisation, plan, status, assignee_id, hold, card_post_id, "
-            "next_deadline_at, created_at, updated_at")
+    cols = (
+        "id, form, subject, description, category, priority, cc_user_ids, requester_id, "
+        "requester_username, organisation, plan, status, assignee_id, hold, card_post_id, "
+        "next_deadline_at, created_at, updated_at"
+    )
     tickets_sql = f"INSERT INTO tickets ({cols}) VALUES ({','.join('?' * 18)})"
-    events_sql = ("INSERT INTO ticket_events (ticket_id, kind, at, actor_id, from_value, to_value, data) "
-                  "VALUES (?,?,?,?,?,?,?)")
+    events_sql = (
+        "INSERT INTO ticket_events (ticket_id, kind, at, actor_id, from_value, to_value, data) "
+        "VALUES (?,?,?,?,?,?,?)"
+    )
     year = timedelta(days=365)
     batch_t: list[tuple[Any, ...]] = []
     batch_e: list[tuple[Any, ...]] = []
@@ -90,20 +95,53 @@ def seed(path: Path, total: int, rng: random.Random) -> None:
         if share < 7:  # closed
             status, deadline = "closed", None
             solved = created + timedelta(hours=rng.randint(1, 72))
-            batch_e += [(i, "opened", ts(created), None, None, None, "{}"),
-                        (i, "status_changed", ts(solved), None, "open", "solved", "{}"),
-                        (i, "status_changed", ts(solved + timedelta(days=2)), None, "solved", "closed", "{}")]
+            batch_e += [
+                (i, "opened", ts(created), None, None, None, "{}"),
+                (i, "status_changed", ts(solved), None, "open", "solved", "{}"),
+                (
+                    i,
+                    "status_changed",
+                    ts(solved + timedelta(days=2)),
+                    None,
+                    "solved",
+                    "closed",
+                    "{}",
+                ),
+            ]
             updated = solved + timedelta(days=2)
         else:
             status = ("new", "open", "pending")[i % 3]
-            deadline = NOW + timedelta(hours=rng.randint(1, 500)) if share < 9 else NOW - timedelta(hours=rng.randint(1, 200))
+            deadline = (
+                NOW + timedelta(hours=rng.randint(1, 500))
+                if share < 9
+                else NOW - timedelta(hours=rng.randint(1, 200))
+            )
             batch_e.append((i, "opened", ts(created), None, None, None, "{}"))
             updated = created
             if status == "new":
                 assignee = None
-        batch_t.append((i, "technical", f"Ticket {i}", "d", CATEGORIES[i % 27], priority, "[]",
-                        f"user{i:022d}", f"user{i}", "Acme", plan, status, assignee, 0,
-                        f"card{i:022d}", ts(deadline) if deadline else None, ts(created), ts(updated)))
+        batch_t.append(
+            (
+                i,
+                "technical",
+                f"Ticket {i}",
+                "d",
+                CATEGORIES[i % 27],
+                priority,
+                "[]",
+                f"user{i:022d}",
+                f"user{i}",
+                "Acme",
+                plan,
+                status,
+                assignee,
+                0,
+                f"card{i:022d}",
+                ts(deadline) if deadline else None,
+                ts(created),
+                ts(updated),
+            )
+        )
         if len(batch_t) >= 20000:
             flush()
     flush()
@@ -112,23 +150,83 @@ def seed(path: Path, total: int, rng: random.Random) -> None:
     next_id = history + 1
     for k in range(DAY_OPENED):
         at = start + timedelta(seconds=rng.randint(0, 86399))
-        batch_t.append((next_id, "technical", f"New {k}", "d", CATEGORIES[k % 27], PRIORITIES[k % 4], "[]",
-                        f"user{k:022d}", f"user{k}", "Acme", "premium", "open", f"agent{k % 40:023d}", 0,
-                        f"card{next_id:022d}", ts(NOW + timedelta(hours=k % 48 + 1)), ts(at), ts(at)))
+        batch_t.append(
+            (
+                next_id,
+                "technical",
+                f"New {k}",
+                "d",
+                CATEGORIES[k % 27],
+                PRIORITIES[k % 4],
+                "[]",
+                f"user{k:022d}",
+                f"user{k}",
+                "Acme",
+                "premium",
+                "open",
+                f"agent{k % 40:023d}",
+                0,
+                f"card{next_id:022d}",
+                ts(NOW + timedelta(hours=k % 48 + 1)),
+                ts(at),
+                ts(at),
+            )
+        )
         batch_e.append((next_id, "opened", ts(at), None, None, None, "{}"))
         if k < DAY_REPLIES:
-            batch_e.append((next_id, "public_reply", ts(at + timedelta(minutes=30)), "agent", None, None, "{}"))
+            batch_e.append(
+                (
+                    next_id,
+                    "public_reply",
+                    ts(at + timedelta(minutes=30)),
+                    "agent",
+                    None,
+                    None,
+                    "{}",
+                )
+            )
         next_id += 1
     recent = list(range(max(1, history - 2000), history + 1))
-    open_due = [i for i in range(max(1, history - 2000), history + 1) if i % 10 == 9][:DAY_BREACHES]
+    open_due = [i for i in range(max(1, history - 2000), history + 1) if i % 10 == 9][
+        :DAY_BREACHES
+    ]
     for k in range(DAY_SOLVED):
-        batch_e.append((recent[k], "status_changed", ts(start + timedelta(minutes=5 * k)), None, "open", "solved", "{}"))
+        batch_e.append(
+            (
+                recent[k],
+                "status_changed",
+                ts(start + timedelta(minutes=5 * k)),
+                None,
+                "open",
+                "solved",
+                "{}",
+            )
+        )
     for k in range(DAY_BREACHES):
-        batch_e.append((open_due[k % len(open_due)], "sla_breached", ts(start + timedelta(minutes=40 * k)), None, None, "first_reply", "{}"))
+        batch_e.append(
+            (
+                open_due[k % len(open_due)],
+                "sla_breached",
+                ts(start + timedelta(minutes=40 * k)),
+                None,
+                None,
+                "first_reply",
+                "{}",
+            )
+        )
     for k in range(DAY_RATINGS):
         rating = "bad" if k % 5 == 0 else "good"
-        batch_e.append((recent[k], "csat_rated", ts(start + timedelta(minutes=20 * k)), None, None, rating,
-                        json.dumps({"text": "Too slow" if rating == "bad" else ""})))
+        batch_e.append(
+            (
+                recent[k],
+                "csat_rated",
+                ts(start + timedelta(minutes=20 * k)),
+                None,
+                None,
+                rating,
+                json.dumps({"text": "Too slow" if rating == "bad" else ""}),
+            )
+        )
     flush()
     con.commit()
     con.execute("ANALYZE")
@@ -154,10 +252,16 @@ async def measure(path: Path) -> tuple[float, float, float, int]:
     engine = db.create_engine(url)
     sessions = db.session_factory(engine)
     policy = SummaryPolicy(site_url="http://mm", team_name="main")
-    deps = SimpleNamespace(uow=lambda: SqlUnitOfWork(sessions), clock=lambda: NOW, summary=policy,
-                           gateway=NoUsers(), oncall=None, escalation=None,
-                           sla=SlaDesk(policy=DEFAULT_POLICY, calendar=BusinessCalendar()),
-                           desk=SimpleNamespace(team_name="main"))
+    deps = SimpleNamespace(
+        uow=lambda: SqlUnitOfWork(sessions),
+        clock=lambda: NOW,
+        summary=policy,
+        gateway=NoUsers(),
+        oncall=None,
+        escalation=None,
+        sla=SlaDesk(policy=DEFAULT_POLICY, calendar=BusinessCalendar()),
+        desk=SimpleNamespace(team_name="main"),
+    )
     metrics = Timed(build_module._period_metrics)
     build_module._period_metrics = metrics
     times = []
@@ -178,8 +282,10 @@ async def measure(path: Path) -> tuple[float, float, float, int]:
 
 
 async def main(sizes: list[int]) -> None:
-    print(f"{'tickets':>10} {'seed s':>8} {'build ms (median of %d)' % RUNS:>24} "
-          f"{'of which SLA metrics ms':>24} {'chart png ms':>13} {'chars':>6}")
+    print(
+        f"{'tickets':>10} {'seed s':>8} {f'build ms (median of {RUNS})':>24} "
+        f"{'of which SLA metrics ms':>24} {'chart png ms':>13} {'chars':>6}"
+    )
     for size in sizes:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "bench.db"
@@ -188,8 +294,11 @@ async def main(sizes: list[int]) -> None:
             seed(path, size, random.Random(size))
             seeded = time.perf_counter() - t0
             build_s, metrics_s, chart_s, length = await measure(path)
-            print(f"{size:>10} {seeded:>8.1f} {build_s * 1000:>24.1f} {metrics_s * 1000:>24.1f} "
-                  f"{chart_s * 1000:>13.0f} {length:>6}", flush=True)
+            print(
+                f"{size:>10} {seeded:>8.1f} {build_s * 1000:>24.1f} {metrics_s * 1000:>24.1f} "
+                f"{chart_s * 1000:>13.0f} {length:>6}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

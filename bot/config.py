@@ -234,10 +234,9 @@ class OncallSettings(_Section):
 
 
 # --- summary (issue 7) ---------------------------------------------------------------------
-_WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
 class SummarySettings(_Section):
+    """[summary]: when the daily summary is posted, and how long its lists get."""
+
     at: str = "09:00"
     timezone: str = "UTC"
     days: tuple[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], ...] = (

@@ -24,15 +24,27 @@ class SqlSummaryRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def opened_groups(self, start: datetime, end: datetime) -> list[tuple[str, str, str | None, str, int]]:
+    async def opened_groups(
+        self, start: datetime, end: datetime
+    ) -> list[tuple[str, str, str | None, str, int]]:
         """(form, priority, plan, category, count) of tickets opened in [start, end).
 
         Driven by the OPENED events of the window (index ix_ticket_events_at_kind), joined to
         their tickets by primary key."""
         stmt = (
-            select(TicketRow.form, TicketRow.priority, TicketRow.plan, TicketRow.category, func.count())
+            select(
+                TicketRow.form,
+                TicketRow.priority,
+                TicketRow.plan,
+                TicketRow.category,
+                func.count(),
+            )
             .join(TicketEventRow, TicketEventRow.ticket_id == TicketRow.id)
-            .where(TicketEventRow.at >= start, TicketEventRow.at < end, TicketEventRow.kind == "opened")
+            .where(
+                TicketEventRow.at >= start,
+                TicketEventRow.at < end,
+                TicketEventRow.kind == "opened",
+            )
             .group_by(TicketRow.form, TicketRow.priority, TicketRow.plan, TicketRow.category)
         )
         return [tuple(r) for r in await self._session.execute(stmt)]  # type: ignore[misc]
@@ -42,24 +54,36 @@ class SqlSummaryRepository:
     ) -> list[tuple[str, str | None, str | None, int]]:
         """(kind, from_value, to_value, count) of events of `kinds` in [start, end)."""
         stmt = (
-            select(TicketEventRow.kind, TicketEventRow.from_value, TicketEventRow.to_value, func.count())
-            .where(TicketEventRow.at >= start, TicketEventRow.at < end,
-                   TicketEventRow.kind.in_(sorted(kinds)))
+            select(
+                TicketEventRow.kind,
+                TicketEventRow.from_value,
+                TicketEventRow.to_value,
+                func.count(),
+            )
+            .where(
+                TicketEventRow.at >= start,
+                TicketEventRow.at < end,
+                TicketEventRow.kind.in_(sorted(kinds)),
+            )
             .group_by(TicketEventRow.kind, TicketEventRow.from_value, TicketEventRow.to_value)
         )
         return [tuple(r) for r in await self._session.execute(stmt)]  # type: ignore[misc]
 
-    async def events_of(self, start: datetime, end: datetime, kinds: Iterable[str]) -> list[TicketEvent]:
+    async def events_of(
+        self, start: datetime, end: datetime, kinds: Iterable[str]
+    ) -> list[TicketEvent]:
         """Events of `kinds` in [start, end), oldest first. Sorted here: an ORDER BY would make
-        SQLite walk every event of the window (ix_ticket_events_at_kind) instead of these kinds'."""
+        SQLite walk every event of the window (ix_ticket_events_at_kind), not only these kinds'."""
         stmt = select(TicketEventRow).where(
-            TicketEventRow.at >= start, TicketEventRow.at < end,
-            TicketEventRow.kind.in_(sorted(kinds)))
+            TicketEventRow.at >= start,
+            TicketEventRow.at < end,
+            TicketEventRow.kind.in_(sorted(kinds)),
+        )
         events = [row.to_domain() for row in await self._session.scalars(stmt)]
         return sorted(events, key=lambda e: (e.at, e.id or 0))
 
     async def backlog(self) -> dict[tuple[str, str], int]:
-        """(status, priority) -> count for New, Open and Pending (index-only on status, priority)."""
+        """(status, priority) -> count for New, Open and Pending (index-only)."""
         stmt = (
             select(TicketRow.status, TicketRow.priority, func.count())
             .where(TicketRow.status.in_(ACTIVE))
@@ -68,7 +92,7 @@ class SqlSummaryRepository:
         return {(s, p): n for s, p, n in await self._session.execute(stmt)}
 
     async def unassigned(self, limit: int) -> tuple[int, list[Ticket]]:
-        """Active tickets nobody holds: how many, and the oldest (ix_tickets_assignee_id_status)."""
+        """Active tickets nobody holds: how many, and the oldest first."""
         where = and_(TicketRow.assignee_id.is_(None), TicketRow.status.in_(ACTIVE))
         return await self._counted(where, (TicketRow.created_at, TicketRow.id), limit)
 
@@ -77,11 +101,16 @@ class SqlSummaryRepository:
         where = and_(TicketRow.next_deadline_at <= now, TicketRow.status.in_(WAITING_ON_US))
         return await self._counted(where, (TicketRow.next_deadline_at, TicketRow.id), limit)
 
-    async def breached_open(self, since: datetime, limit: int) -> tuple[int, list[tuple[Ticket, datetime]]]:
+    async def breached_open(
+        self, since: datetime, limit: int
+    ) -> tuple[int, list[tuple[Ticket, datetime]]]:
         """New/Open tickets with an SLA breach logged since `since` and no public reply after it:
         how many, and the oldest breaches first with their instant (ix_ticket_events_kind_at)."""
         breach = (
-            select(TicketEventRow.ticket_id.label("ticket_id"), func.max(TicketEventRow.at).label("at"))
+            select(
+                TicketEventRow.ticket_id.label("ticket_id"),
+                func.max(TicketEventRow.at).label("at"),
+            )
             .where(TicketEventRow.kind == "sla_breached", TicketEventRow.at >= since)
             .group_by(TicketEventRow.ticket_id)
             .subquery()
@@ -89,18 +118,25 @@ class SqlSummaryRepository:
         reply = aliased(TicketEventRow)
         answered = (
             select(reply.id)
-            .where(reply.ticket_id == breach.c.ticket_id, reply.kind == "public_reply",
-                   reply.at > breach.c.at)
+            .where(
+                reply.ticket_id == breach.c.ticket_id,
+                reply.kind == "public_reply",
+                reply.at > breach.c.at,
+            )
             .exists()
         )
         where = and_(TicketRow.status.in_(WAITING_ON_US), ~answered)
-        base = select(TicketRow, breach.c.at).join(breach, breach.c.ticket_id == TicketRow.id).where(where)
+        base = (
+            select(TicketRow, breach.c.at)
+            .join(breach, breach.c.ticket_id == TicketRow.id)
+            .where(where)
+        )
         total = await self._session.scalar(select(func.count()).select_from(base.subquery()))
         rows = await self._session.execute(base.order_by(breach.c.at, TicketRow.id).limit(limit))
         return int(total or 0), [(row.to_domain(), _aware(at)) for row, at in rows]
 
     async def next_due(self, now: datetime, limit: int) -> list[Ticket]:
-        """New/Open tickets with the nearest future deadline (a LIMIT walk of the deadline index)."""
+        """New/Open tickets with the nearest future deadline (LIMIT walk of the deadline index)."""
         stmt = (
             select(TicketRow)
             .where(TicketRow.next_deadline_at > now, TicketRow.status.in_(WAITING_ON_US))
@@ -121,8 +157,10 @@ class SqlSummaryRepository:
             out.update((row.id, row.to_domain()) for row in rows)
         return out
 
-    async def events_for(self, ids: Iterable[int], until: datetime) -> dict[int, list[TicketEvent]]:
-        """Every event before `until` of the given tickets, oldest first (ix_ticket_events_ticket_id_at)."""
+    async def events_for(
+        self, ids: Iterable[int], until: datetime
+    ) -> dict[int, list[TicketEvent]]:
+        """Every event before `until` of the given tickets, oldest first."""
         out: dict[int, list[TicketEvent]] = {}
         for chunk in _chunks(sorted(set(ids))):
             stmt = (
@@ -139,21 +177,37 @@ class SqlSummaryRepository:
         for tickets not Closed. Reads only those events (ix_ticket_events_kind_at): no GROUP BY
         over the whole log, which SQLite would serve by scanning ix_ticket_events_ticket_id_at."""
         # No ORDER BY: with one, SQLite walks the (at, kind) index or the whole table instead.
-        stmt = select(TicketEventRow.at, TicketEventRow.id, TicketEventRow.ticket_id,
-                      TicketEventRow.kind, TicketEventRow.to_value).where(
-            TicketEventRow.kind.in_(sorted(kinds)), TicketEventRow.at >= since)
-        rows = sorted((_aware(at), i, t, k, v) for at, i, t, k, v in await self._session.execute(stmt))
+        stmt = select(
+            TicketEventRow.at,
+            TicketEventRow.id,
+            TicketEventRow.ticket_id,
+            TicketEventRow.kind,
+            TicketEventRow.to_value,
+        ).where(TicketEventRow.kind.in_(sorted(kinds)), TicketEventRow.at >= since)
+        rows = sorted(
+            (_aware(at), i, t, k, v) for at, i, t, k, v in await self._session.execute(stmt)
+        )
         latest = {t: (v or k) for _, _, t, k, v in rows}
         closed: set[int] = set()
         for chunk in _chunks(sorted(latest)):
-            closed.update(await self._session.scalars(
-                select(TicketRow.id).where(TicketRow.id.in_(chunk),
-                                           TicketRow.status == Status.CLOSED.value)))
+            closed.update(
+                await self._session.scalars(
+                    select(TicketRow.id).where(
+                        TicketRow.id.in_(chunk), TicketRow.status == Status.CLOSED.value
+                    )
+                )
+            )
         return {t: v for t, v in latest.items() if t not in closed}
 
-    async def _counted(self, where: Any, order: Sequence[Any], limit: int) -> tuple[int, list[Ticket]]:
-        total = await self._session.scalar(select(func.count()).select_from(TicketRow).where(where))
-        rows = await self._session.scalars(select(TicketRow).where(where).order_by(*order).limit(limit))
+    async def _counted(
+        self, where: Any, order: Sequence[Any], limit: int
+    ) -> tuple[int, list[Ticket]]:
+        total = await self._session.scalar(
+            select(func.count()).select_from(TicketRow).where(where)
+        )
+        rows = await self._session.scalars(
+            select(TicketRow).where(where).order_by(*order).limit(limit)
+        )
         return int(total or 0), [row.to_domain() for row in rows]
 
 

@@ -7,7 +7,7 @@ one Mattermost post that is always under the post length limit, whatever the vol
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final
 from zoneinfo import ZoneInfo
@@ -28,6 +28,7 @@ WEEKDAYS: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 # -- the schedule -------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True, slots=True)
 class Schedule:
     """Posted at local wall time `at` in `tz` on `days` (Monday = 0)."""
@@ -38,12 +39,18 @@ class Schedule:
 
     @classmethod
     def parse(cls, at: str, tz: str, days: Iterable[str]) -> Schedule:
-        return cls(time.fromisoformat(at), ZoneInfo(tz), frozenset(WEEKDAYS.index(d) for d in days))
+        return cls(
+            time.fromisoformat(at), ZoneInfo(tz), frozenset(WEEKDAYS.index(d) for d in days)
+        )
 
     def cron(self) -> dict[str, Any]:
         """APScheduler CronTrigger kwargs for this schedule."""
-        return {"day_of_week": ",".join(WEEKDAYS[d] for d in sorted(self.days)),
-                "hour": self.at.hour, "minute": self.at.minute, "timezone": str(self.tz)}
+        return {
+            "day_of_week": ",".join(WEEKDAYS[d] for d in sorted(self.days)),
+            "hour": self.at.hour,
+            "minute": self.at.minute,
+            "timezone": str(self.tz),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +105,7 @@ def due_slot(
 
 
 # -- the figures --------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True, slots=True)
 class TicketLine:
@@ -217,7 +225,9 @@ def backlog_series(backlog_now: int, deltas: Sequence[int]) -> list[int]:
     return out
 
 
-def day_bounds(now: datetime, tz: ZoneInfo, days: int = CHART_DAYS) -> list[tuple[date, datetime, datetime]]:
+def day_bounds(
+    now: datetime, tz: ZoneInfo, days: int = CHART_DAYS
+) -> list[tuple[date, datetime, datetime]]:
     """The last `days` local days up to now: (day, start UTC, end UTC); the last ends at now."""
     today = now.astimezone(tz).date()
     out = []
@@ -234,9 +244,15 @@ def day_bounds(now: datetime, tz: ZoneInfo, days: int = CHART_DAYS) -> list[tupl
 Link = Callable[[TicketLine], str]
 PRIORITY_LABELS: Final = {p.value: p.value.capitalize() for p in Priority}
 STATUS_LABELS: Final = {s.value: s.value.capitalize() for s in Status}
+FORM_LABELS: Final = {"technical": "Technical", "sales": "Sales"}
+PLAN_LABELS: Final = {"premium": "Premium", "enterprise": "Enterprise", "none": "No plan"}
 STAGE_LABELS: Final = {  # workflows/escalation.py Stage values, in track order
-    "escalated": "Escalated", "confirmed": "Confirmed", "action_plan": "Action plan",
-    "fix_tested": "Fix tested", "released": "Fix released", "declined": "Declined",
+    "escalated": "Escalated",
+    "confirmed": "Confirmed",
+    "action_plan": "Action plan",
+    "fix_tested": "Fix tested",
+    "released": "Fix released",
+    "declined": "Declined",
 }
 FINAL_STAGES: Final = frozenset({"released", "declined"})  # the escalation is over
 DASH: Final = "—"
@@ -247,8 +263,9 @@ def _when(at: datetime, tz: ZoneInfo) -> str:
     return f"{local:%a %-d %b %H:%M}"
 
 
-def _counts(counts: Mapping[str, int], labels: Mapping[str, str] | None = None,
-            cap: int | None = None) -> str:
+def _counts(
+    counts: Mapping[str, int], labels: Mapping[str, str] | None = None, cap: int | None = None
+) -> str:
     items = sorted(((k, v) for k, v in counts.items() if v), key=lambda kv: (-kv[1], kv[0]))
     if not items:
         return DASH
@@ -267,11 +284,13 @@ def _ordered(counts: Mapping[str, int], order: Sequence[str]) -> dict[str, int]:
 def _line(row: TicketLine, link: Link, detail: str) -> str:
     subject = text.inline(row.subject, max_len=60)
     who = text.inline(row.assignee, max_len=40) if row.assignee else "unassigned"
-    return f"- {link(row)} {PRIORITY_LABELS.get(row.priority.value, row.priority.value)} · {subject} · {detail} · {who}"
+    priority = PRIORITY_LABELS.get(row.priority.value, row.priority.value)
+    return f"- {link(row)} {priority} · {subject} · {detail} · {who}"
 
 
-def _list(title: str, listed: Listed, link: Link, detail: Callable[[TicketLine], str],
-          cap: int) -> list[str]:
+def _list(
+    title: str, listed: Listed, link: Link, detail: Callable[[TicketLine], str], cap: int
+) -> list[str]:
     if not listed.total:
         return [f"**{title}:** none"]
     lines = [f"**{title}:** {listed.total}"]
@@ -293,8 +312,11 @@ def _backlog_table(data: SummaryData) -> list[str]:
     rows = [f"**Backlog now:** {total}", "", head, "|:--|" + "--:|" * (len(columns) + 1)]
     for status in (s.value for s in BACKLOG_STATUSES):
         cells = [data.backlog.get((status, c), 0) for c in columns]
-        rows.append(f"| {STATUS_LABELS[status]} | " + " | ".join(str(c) for c in cells)
-                    + f" | {sum(cells)} |")
+        rows.append(
+            f"| {STATUS_LABELS[status]} | "
+            + " | ".join(str(c) for c in cells)
+            + f" | {sum(cells)} |"
+        )
     sums = [sum(data.backlog.get((s.value, c), 0) for s in BACKLOG_STATUSES) for c in columns]
     rows.append("| **Total** | " + " | ".join(str(c) for c in sums) + f" | **{total}** |")
     return rows + [""]
@@ -305,7 +327,11 @@ def _pct(value: float | None) -> str:
 
 
 def _dur(value: timedelta | None) -> str:
-    return DASH if value is None else text.format_duration(timedelta(minutes=value // timedelta(minutes=1)))
+    return (
+        DASH
+        if value is None
+        else text.format_duration(timedelta(minutes=value // timedelta(minutes=1)))
+    )
 
 
 def render(data: SummaryData, link: Link, *, top_n: int = 5, category_cap: int = 8) -> str:
@@ -314,30 +340,53 @@ def render(data: SummaryData, link: Link, *, top_n: int = 5, category_cap: int =
     head = f"#### :sunrise: {data.title} · {_when(data.end_at, tz)} {tz.key}"
     lines = [head]
     if data.late:
-        lines.append(f"_Posted late, at {_when(now, tz)}: the bot was not running at the scheduled time._")
+        lines.append(
+            f"_Posted late, at {_when(now, tz)}: the bot was not running at the scheduled time._"
+        )
     lines += [
         "",
         f"**Since {_when(data.start_at, tz)}:** {data.opened} opened · {data.solved} solved · "
         f"{data.closed} closed · {data.reopened} reopened",
     ]
     if data.opened:
+        by_priority = _ordered(data.opened_by_priority, list(PRIORITY_LABELS))
         lines += [
-            f"- by priority: {_counts(_ordered(data.opened_by_priority, list(PRIORITY_LABELS)), PRIORITY_LABELS)}",
-            f"- by form: {_counts(data.opened_by_form, {'technical': 'Technical', 'sales': 'Sales'})}"
-            f" · by plan: {_counts(data.opened_by_plan, {'premium': 'Premium', 'enterprise': 'Enterprise', 'none': 'No plan'})}",
+            f"- by priority: {_counts(by_priority, PRIORITY_LABELS)}",
+            f"- by form: {_counts(data.opened_by_form, FORM_LABELS)}"
+            f" · by plan: {_counts(data.opened_by_plan, PLAN_LABELS)}",
             f"- by category: {_counts(data.opened_by_category, cap=category_cap)}",
         ]
     lines.append("")
     lines += _backlog_table(data)
     lines.append("**Needs action**")
-    lines += _list("Unassigned", data.unassigned, link,
-                   lambda r: f"waiting {text.format_age(r.at, now)}" if r.at else "", top_n)
-    lines += _list("Breached (deadline passed)", data.breached, link,
-                   lambda r: f"overdue {text.format_age(r.at, now)}" if r.at else "", top_n)
-    lines += _list("Next to breach", data.next_to_breach, link,
-                   lambda r: f"{_dur(r.at - now)} left" if r.at else "", top_n)
-    lines += _list(f"Pending over {data.pending_days} days", data.pending, link,
-                   lambda r: f"pending {text.format_age(r.at, now)}" if r.at else "", top_n)
+    lines += _list(
+        "Unassigned",
+        data.unassigned,
+        link,
+        lambda r: f"waiting {text.format_age(r.at, now)}" if r.at else "",
+        top_n,
+    )
+    lines += _list(
+        "Breached (deadline passed)",
+        data.breached,
+        link,
+        lambda r: f"overdue {text.format_age(r.at, now)}" if r.at else "",
+        top_n,
+    )
+    lines += _list(
+        "Next to breach",
+        data.next_to_breach,
+        link,
+        lambda r: f"{_dur(r.at - now)} left" if r.at else "",
+        top_n,
+    )
+    lines += _list(
+        f"Pending over {data.pending_days} days",
+        data.pending,
+        link,
+        lambda r: f"pending {text.format_age(r.at, now)}" if r.at else "",
+        top_n,
+    )
     lines.append("")
     if data.escalations is None:
         escalations = DASH  # the escalation feature (issue 6) is not wired
@@ -350,28 +399,40 @@ def render(data: SummaryData, link: Link, *, top_n: int = 5, category_cap: int =
         lines.append(f"**On-call pages:** {DASH}")
     else:
         p = data.pages
-        lines.append(f"**On-call pages:** {p.fired} fired · {p.acknowledged} acknowledged · "
-                     f"median time to acknowledge {_dur(p.median_ack)}")
+        lines.append(
+            f"**On-call pages:** {p.fired} fired · {p.acknowledged} acknowledged · "
+            f"median time to acknowledge {_dur(p.median_ack)}"
+        )
     ratings = data.csat_good + data.csat_bad
     lines.append(f"**CSAT received:** {ratings} ({data.csat_good} good, {data.csat_bad} bad)")
     if data.bad_ratings.total:
         rows = data.bad_ratings.rows[:top_n]
-        lines += [f"- {link(r)} " + (f"“{text.inline(r.note, max_len=140)}”" if r.note else "_no comment_")
-                  for r in rows]
+        lines += [
+            f"- {link(r)} "
+            + (f"“{text.inline(r.note, max_len=140)}”" if r.note else "_no comment_")
+            for r in rows
+        ]
         if data.bad_ratings.total > len(rows):
             lines.append(f"- and {data.bad_ratings.total - len(rows)} more")
     lines += [
         "",
         f"**Period metrics:** median first reply {_dur(data.first_reply_median)} · "
-        f"median next reply {_dur(data.next_reply_median)} · SLA attainment {_pct(data.attainment)}"
-        + (f" ({data.sla_met}/{data.sla_met + data.sla_breached})" if data.attainment is not None else "")
+        f"median next reply {_dur(data.next_reply_median)} · "
+        f"SLA attainment {_pct(data.attainment)}"
+        + (
+            f" ({data.sla_met}/{data.sla_met + data.sla_breached})"
+            if data.attainment is not None
+            else ""
+        )
         + f" · CSAT {_pct(data.csat)} · {data.breaches_in_period} SLA breaches",
     ]
     return "\n".join(lines)
 
 
-def render_fitted(data: SummaryData, link: Link, *, top_n: int = 5, limit: int = SAFE_LIMIT) -> str:
-    """`render`, with shorter lists until it fits under `limit` runes (a hard cut as last resort)."""
+def render_fitted(
+    data: SummaryData, link: Link, *, top_n: int = 5, limit: int = SAFE_LIMIT
+) -> str:
+    """`render`, lists shortened until it fits under `limit` runes (a hard cut as last resort)."""
     n, cap = top_n, 8
     while True:
         out = render(data, link, top_n=n, category_cap=cap)
@@ -380,4 +441,3 @@ def render_fitted(data: SummaryData, link: Link, *, top_n: int = 5, limit: int =
         if n == 0 and cap == 0:
             return out[: limit - 20].rsplit("\n", 1)[0] + "\n… (shortened)"
         n, cap = n // 2, cap // 2
-

@@ -300,6 +300,7 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=42)
     p = sub.add_parser("create")
     p.add_argument("--count", type=int, default=1000)
+    sub.add_parser("summary")
     p = sub.add_parser("escalate")
     p.add_argument("--nomail", action="store_true")
     args = parser.parse_args()
@@ -314,6 +315,10 @@ def main() -> None:
         result = seed(args.n, random.Random(args.seed))
     elif args.cmd == "create":
         result = create(args.count)
+    elif args.cmd == "summary":
+        times = [summary_queries()[0] for _ in range(5)]
+        result = {"summary_s": statistics.median(times), "summary_first_s": times[0],
+                  "peak_rss_mib": rss_mib()}
     else:
         result = escalate(args.nomail)
     result["journal"] = args.journal

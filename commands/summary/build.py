@@ -21,8 +21,17 @@ from workflows.model import EventKind, Status, Ticket
 from workflows.rota import Rota
 from workflows.sla import DEFAULT_POLICY, Metric
 from workflows.summary import (
-    FINAL_STAGES, DayPoint, Listed, PageStats, Schedule, SummaryData, TicketLine, backlog_delta,
-    backlog_series, day_bounds, median,
+    FINAL_STAGES,
+    DayPoint,
+    Listed,
+    PageStats,
+    Schedule,
+    SummaryData,
+    TicketLine,
+    backlog_delta,
+    backlog_series,
+    day_bounds,
+    median,
 )
 
 STAGE_LOOKBACK = timedelta(days=180)  # an escalation untouched this long is not shown by stage
@@ -48,11 +57,21 @@ class SummaryPolicy:
     def from_settings(cls, s: Any) -> SummaryPolicy:
         """From bot.config.Settings: [summary], the Mattermost site URL and team, the rota."""
         c = s.summary
-        rota = s.oncall.rota() if getattr(s, "oncall", None) is not None and s.oncall.regions else None
-        return cls(schedule=Schedule.parse(c.at, c.timezone, c.days),
-                   handover_digests=c.handover_digests, late_grace=c.late_grace,
-                   pending_days=c.pending_days, top_n=c.top_n,
-                   site_url=s.mattermost.url.rstrip("/"), team_name=s.mattermost.team, rota=rota)
+        rota = (
+            s.oncall.rota()
+            if getattr(s, "oncall", None) is not None and s.oncall.regions
+            else None
+        )
+        return cls(
+            schedule=Schedule.parse(c.at, c.timezone, c.days),
+            handover_digests=c.handover_digests,
+            late_grace=c.late_grace,
+            pending_days=c.pending_days,
+            top_n=c.top_n,
+            site_url=s.mattermost.url.rstrip("/"),
+            team_name=s.mattermost.team,
+            rota=rota,
+        )
 
     @property
     def tz(self) -> ZoneInfo:
@@ -66,12 +85,23 @@ class SummaryPolicy:
 
 
 def policy_of(deps: Deps) -> SummaryPolicy:
-    return deps.summary if isinstance(deps.summary, SummaryPolicy) else SummaryPolicy(
-        site_url="", team_name=deps.desk.team_name)
+    return (
+        deps.summary
+        if isinstance(deps.summary, SummaryPolicy)
+        else SummaryPolicy(site_url="", team_name=deps.desk.team_name)
+    )
 
 
-async def build(deps: Deps, start: datetime, end: datetime, *, title: str = "Daily summary",
-                late: bool = False, chart: bool = True, metrics: bool = True) -> SummaryData:
+async def build(
+    deps: Deps,
+    start: datetime,
+    end: datetime,
+    *,
+    title: str = "Daily summary",
+    late: bool = False,
+    chart: bool = True,
+    metrics: bool = True,
+) -> SummaryData:
     """Everything the post shows, for the period [start, end) and the state now."""
     policy = policy_of(deps)
     now = deps.clock()
@@ -98,9 +128,16 @@ async def build(deps: Deps, start: datetime, end: datetime, *, title: str = "Dai
     async with deps.uow() as uow:
         bad_tickets = await uow.summary.tickets(t for t, _ in bad[:n])
     data = SummaryData(
-        title=title, start_at=start, end_at=end, now=now, tz=policy.tz, late=late,
-        opened_by_form=_sum(opened, 0), opened_by_priority=_sum(opened, 1),
-        opened_by_plan=_sum(opened, 2), opened_by_category=_sum(opened, 3),
+        title=title,
+        start_at=start,
+        end_at=end,
+        now=now,
+        tz=policy.tz,
+        late=late,
+        opened_by_form=_sum(opened, 0),
+        opened_by_priority=_sum(opened, 1),
+        opened_by_plan=_sum(opened, 2),
+        opened_by_category=_sum(opened, 3),
         solved=_moved(moves, K.STATUS_CHANGED, Status.SOLVED),
         closed=_moved(moves, K.STATUS_CHANGED, Status.CLOSED),
         reopened=sum(c for k, _, _, c in moves if k == K.REOPENED),
@@ -111,19 +148,29 @@ async def build(deps: Deps, start: datetime, end: datetime, *, title: str = "Dai
         next_to_breach=Listed(len(next_due), tuple(_line(t, d) for t, d in next_due)),
         pending_days=policy.pending_days,
         pending=_listed(pending, lambda t: t.updated_at),
-        escalations=None if deps.escalation is None and not stages else dict(Counter(
-            v for v in stages.values() if v not in FINAL_STAGES)),
+        escalations=None
+        if deps.escalation is None and not stages
+        else dict(Counter(v for v in stages.values() if v not in FINAL_STAGES)),
         pages=pages,
-        csat_good=csat_good, csat_bad=csat_bad,
-        bad_ratings=Listed(len(bad), tuple(
-            _line(bad_tickets[t], None, note=comment) for t, comment in bad[:n] if t in bad_tickets)),
-        days=tuple(days), **figures,
+        csat_good=csat_good,
+        csat_bad=csat_bad,
+        bad_ratings=Listed(
+            len(bad),
+            tuple(
+                _line(bad_tickets[t], None, note=comment)
+                for t, comment in bad[:n]
+                if t in bad_tickets
+            ),
+        ),
+        days=tuple(days),
+        **figures,
     )
     return await _with_names(deps, data)
 
 
-async def _deadlines(deps: Deps, uow: UnitOfWork, found: list[Ticket],
-                     now: datetime) -> list[tuple[Ticket, datetime | None]]:
+async def _deadlines(
+    deps: Deps, uow: UnitOfWork, found: list[Ticket], now: datetime
+) -> list[tuple[Ticket, datetime | None]]:
     """The real deadline of each (top N) ticket when the SLA feature can tell it; the stored
     watch instant (a warning or a deadline) otherwise."""
     report = getattr(deps.sla, "report", None)
@@ -150,8 +197,16 @@ def _moved(moves: list[tuple[str, str | None, str | None, int]], kind: str, to: 
 
 def _line(ticket: Ticket, at: datetime | None, note: str = "") -> TicketLine:
     assert ticket.id is not None
-    return TicketLine(ticket.id, ticket.form.subject, ticket.priority, ticket.status,
-                      assignee=ticket.assignee_id, card_post_id=ticket.card_post_id, at=at, note=note)
+    return TicketLine(
+        ticket.id,
+        ticket.form.subject,
+        ticket.priority,
+        ticket.status,
+        assignee=ticket.assignee_id,
+        card_post_id=ticket.card_post_id,
+        at=at,
+        note=note,
+    )
 
 
 def _listed(found: tuple[int, list[Ticket]], at: Any) -> Listed:
@@ -163,12 +218,15 @@ def _csat(events: list[Any]) -> tuple[int, int, list[tuple[int, str]]]:
     """The last rating per ticket in the period: good, bad, and (ticket, comment) of the bad."""
     last = {e.ticket_id: e for e in events if e.kind is K.CSAT_RATED}
     good = sum(1 for e in last.values() if e.to_value == "good")
-    bad = [(t, str(e.data.get("text") or "")) for t, e in sorted(last.items()) if e.to_value == "bad"]
+    bad = [
+        (t, str(e.data.get("text") or "")) for t, e in sorted(last.items()) if e.to_value == "bad"
+    ]
     return good, len(bad), bad
 
 
-async def _pages(deps: Deps, uow: UnitOfWork, start: datetime, end: datetime,
-                 side: list[Any]) -> PageStats | None:
+async def _pages(
+    deps: Deps, uow: UnitOfWork, start: datetime, end: datetime, side: list[Any]
+) -> PageStats | None:
     fired = [e for e in side if e.kind is K.PAGED]
     acks = [e for e in side if e.kind is K.PAGE_ACKNOWLEDGED]
     if deps.oncall is None and not fired and not acks:
@@ -183,12 +241,15 @@ async def _pages(deps: Deps, uow: UnitOfWork, start: datetime, end: datetime,
     return PageStats(len(fired), len(acks), median(waits))
 
 
-async def _period_metrics(deps: Deps, uow: UnitOfWork, start: datetime, end: datetime) -> dict[str, Any]:
+async def _period_metrics(
+    deps: Deps, uow: UnitOfWork, start: datetime, end: datetime
+) -> dict[str, Any]:
     """Median first/next reply and SLA attainment of the reply cycles decided in the period.
 
     Reads only tickets with replies, status changes or breaches in the period."""
     touched = await uow.summary.events_of(
-        start, end, {K.PUBLIC_REPLY, K.STATUS_CHANGED, K.SLA_BREACHED})
+        start, end, {K.PUBLIC_REPLY, K.STATUS_CHANGED, K.SLA_BREACHED}
+    )
     ids = {e.ticket_id for e in touched}
     if not ids:
         return {}
@@ -196,15 +257,22 @@ async def _period_metrics(deps: Deps, uow: UnitOfWork, start: datetime, end: dat
     history = await uow.summary.events_for(ids, end)
     sla_policy = getattr(deps.sla, "policy", None) or DEFAULT_POLICY
     calendar = getattr(deps.sla, "calendar", None) or BusinessCalendar()
-    samples = [s for t in tickets.values()
-               for s in sla_stats.samples(t, history.get(t.id or 0, []), sla_policy, calendar, end)]
+    samples = [
+        s
+        for t in tickets.values()
+        for s in sla_stats.samples(t, history.get(t.id or 0, []), sla_policy, calendar, end)
+    ]
     firsts = sla_stats.reply_times(samples, Metric.FIRST_REPLY, start, end)
     nexts = sla_stats.reply_times(samples, Metric.NEXT_REPLY, start, end)
     att = sla_stats.attainment(samples, start, end)
     met = att[Metric.FIRST_REPLY].met + att[Metric.NEXT_REPLY].met
     breached = att[Metric.FIRST_REPLY].breached + att[Metric.NEXT_REPLY].breached
-    return {"first_reply_median": median(firsts), "next_reply_median": median(nexts),
-            "sla_met": met, "sla_breached": breached}
+    return {
+        "first_reply_median": median(firsts),
+        "next_reply_median": median(nexts),
+        "sla_met": met,
+        "sla_breached": breached,
+    }
 
 
 async def _days(uow: UnitOfWork, now: datetime, tz: ZoneInfo, backlog_now: int) -> list[DayPoint]:
@@ -212,16 +280,24 @@ async def _days(uow: UnitOfWork, now: datetime, tz: ZoneInfo, backlog_now: int) 
     count per day over the (at, kind) index."""
     counts = []
     for day, start, end in day_bounds(now, tz):
-        rows = await uow.summary.event_counts(start, end, {K.OPENED, K.STATUS_CHANGED, K.SLA_BREACHED})
+        rows = await uow.summary.event_counts(
+            start, end, {K.OPENED, K.STATUS_CHANGED, K.SLA_BREACHED}
+        )
         counts.append((day, rows))
     deltas = [sum(backlog_delta(k, f, t) * c for k, f, t, c in rows) for _, rows in counts]
     backlogs = backlog_series(backlog_now, deltas)
-    return [DayPoint(day,
-                     opened=sum(c for k, _, _, c in rows if k == K.OPENED),
-                     solved=sum(c for k, _, t, c in rows if k == K.STATUS_CHANGED and t == Status.SOLVED.value),
-                     backlog=b,
-                     breaches=sum(c for k, _, _, c in rows if k == K.SLA_BREACHED))
-            for (day, rows), b in zip(counts, backlogs)]
+    return [
+        DayPoint(
+            day,
+            opened=sum(c for k, _, _, c in rows if k == K.OPENED),
+            solved=sum(
+                c for k, _, t, c in rows if k == K.STATUS_CHANGED and t == Status.SOLVED.value
+            ),
+            backlog=b,
+            breaches=sum(c for k, _, _, c in rows if k == K.SLA_BREACHED),
+        )
+        for (day, rows), b in zip(counts, backlogs, strict=True)
+    ]
 
 
 async def _with_names(deps: Deps, data: SummaryData) -> SummaryData:
@@ -231,13 +307,19 @@ async def _with_names(deps: Deps, data: SummaryData) -> SummaryData:
     names: dict[str, str] = {}
     if ids:
         try:
-            names = {u["id"]: desk_replies.person(u) for u in await deps.gateway.get_users_by_ids(ids)}
+            names = {
+                u["id"]: desk_replies.person(u) for u in await deps.gateway.get_users_by_ids(ids)
+            }
         except GatewayError:
             names = {}
+
     def named(listed: Listed) -> Listed:
-        return Listed(listed.total, tuple(
-            replace(r, assignee=names.get(r.assignee, "someone") if r.assignee else None)
-            for r in listed.rows))
+        return Listed(
+            listed.total,
+            tuple(
+                replace(r, assignee=names.get(r.assignee, "someone") if r.assignee else None)
+                for r in listed.rows
+            ),
+        )
 
     return replace(data, **{name: named(getattr(data, name)) for name in lists})
-

@@ -1,4 +1,4 @@
-"""The summary's chart: opened vs solved per day, the backlog line, breaches marked. Headless (Agg)."""
+"""The summary's chart: opened vs solved per day, the backlog, breaches marked. Headless (Agg)."""
 
 from __future__ import annotations
 
@@ -20,21 +20,49 @@ def render_png(days: Sequence[DayPoint], *, title: str = "Last 14 days") -> byte
     ax = fig.add_subplot()
     xs = list(range(len(days)))
     width = 0.38
-    ax.bar([x - width / 2 for x in xs], [d.opened for d in days], width, label="Opened", color="#1f77b4")
-    ax.bar([x + width / 2 for x in xs], [d.solved for d in days], width, label="Solved", color="#2ca02c")
+    ax.bar(
+        [x - width / 2 for x in xs],
+        [d.opened for d in days],
+        width,
+        label="Opened",
+        color="#1f77b4",
+    )
+    ax.bar(
+        [x + width / 2 for x in xs],
+        [d.solved for d in days],
+        width,
+        label="Solved",
+        color="#2ca02c",
+    )
     ax.set_ylabel("Tickets per day")
     ax.set_xticks(xs, [f"{d.day:%a}\n{d.day:%-d %b}" for d in days], fontsize=7)
     backlog = ax.twinx()
-    backlog.plot(xs, [d.backlog for d in days], color="#ff7f0e", marker="o", markersize=3, label="Backlog")
+    backlog.plot(
+        xs, [d.backlog for d in days], color="#ff7f0e", marker="o", markersize=3, label="Backlog"
+    )
     backlog.set_ylabel("Backlog")
     backlog.set_ylim(bottom=0)
-    breached = [(x, d) for x, d in zip(xs, days) if d.breaches]
+    breached = [(x, d) for x, d in zip(xs, days, strict=True) if d.breaches]
     if breached:
-        backlog.scatter([x for x, _ in breached], [d.backlog for _, d in breached], marker="X", s=70,
-                        color="#d62728", zorder=5, label="SLA breaches")
+        backlog.scatter(
+            [x for x, _ in breached],
+            [d.backlog for _, d in breached],
+            marker="X",
+            s=70,
+            color="#d62728",
+            zorder=5,
+            label="SLA breaches",
+        )
         for x, d in breached:
-            backlog.annotate(str(d.breaches), (x, d.backlog), textcoords="offset points",
-                             xytext=(0, 7), ha="center", fontsize=7, color="#d62728")
+            backlog.annotate(
+                str(d.breaches),
+                (x, d.backlog),
+                textcoords="offset points",
+                xytext=(0, 7),
+                ha="center",
+                fontsize=7,
+                color="#d62728",
+            )
     handles = ax.get_legend_handles_labels()[0] + backlog.get_legend_handles_labels()[0]
     ax.legend(handles=handles, loc="upper left", fontsize=7, ncols=4, frameon=False)
     ax.set_title(title, fontsize=9)

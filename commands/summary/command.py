@@ -1,4 +1,4 @@
-"""`/ticket summary [post] [period]`: staff see it ephemerally; desk admins post it to ~Support Standup."""
+"""`/ticket summary [post] [period]`: staff see it ephemerally; admins post it to the standup."""
 
 from __future__ import annotations
 
@@ -23,9 +23,12 @@ MAX_DAYS = 90
 QUICK_ANSWER = 2.0  # seconds
 
 
-@TICKET.subcommand("summary", usage="summary [post] [period]",
-                   summary="the daily summary now (e.g. `summary 7d`); `post` sends it to the standup channel",
-                   staff_only=True)
+@TICKET.subcommand(
+    "summary",
+    usage="summary [post] [period]",
+    summary="the daily summary now (e.g. `summary 7d`); `post` sends it to the standup channel",
+    staff_only=True,
+)
 async def summary(cmd: SlashCommand, args: list[str], deps: Deps) -> Reply:
     words = [a.lower() for a in args]
     post = "post" in words
@@ -58,14 +61,20 @@ async def summary(cmd: SlashCommand, args: list[str], deps: Deps) -> Reply:
     note = replies.NO_CHART_EPHEMERAL
     try:
         data = await asyncio.wait_for(
-            build(deps, start, now, title=replies.ON_DEMAND_TITLE, chart=False), QUICK_ANSWER)
+            build(deps, start, now, title=replies.ON_DEMAND_TITLE, chart=False), QUICK_ANSWER
+        )
     except TimeoutError:
-        data = await build(deps, start, now, title=replies.ON_DEMAND_TITLE, chart=False, metrics=False)
+        data = await build(
+            deps, start, now, title=replies.ON_DEMAND_TITLE, chart=False, metrics=False
+        )
         note += "\n" + replies.METRICS_SKIPPED
     policy = policy_of(deps)
     # an ephemeral slash-command answer carries no file: the chart comes with posted summaries
-    return Reply.ephemeral(plan.render_fitted(data, policy.permalink, top_n=policy.top_n,
-                                              limit=plan.SAFE_LIMIT - 300) + "\n\n" + note)
+    return Reply.ephemeral(
+        plan.render_fitted(data, policy.permalink, top_n=policy.top_n, limit=plan.SAFE_LIMIT - 300)
+        + "\n\n"
+        + note
+    )
 
 
 async def _post(deps: Deps, start) -> None:  # type: ignore[no-untyped-def]

@@ -17,7 +17,9 @@ from workflows.rota import Level, handovers
 log = logging.getLogger(__name__)
 
 CLAIMS = "summary"  # claims kind: slot keys, plus the bookkeeping keys below
-FIRST_SEEN = "first-seen"  # when this desk first ran the summary job: older slots were never missed
+FIRST_SEEN = (
+    "first-seen"  # when this desk first ran the summary job: older slots were never missed
+)
 LAST_SLOT = "last-slot"  # the slot of the last summary posted: the next one starts there
 MAX_PERIOD = timedelta(days=14)
 
@@ -60,8 +62,9 @@ async def _first_seen(deps: Deps, now: datetime) -> datetime:
     return datetime.fromisoformat(value) if value else now
 
 
-async def _post_slot(deps: Deps, key: str, at: datetime, late: bool, title: str,
-                     start: datetime | None = None) -> int:
+async def _post_slot(
+    deps: Deps, key: str, at: datetime, late: bool, title: str, start: datetime | None = None
+) -> int:
     """Claim the slot, build and post; a failure releases the claim so the next run retries."""
     async with deps.uow() as uow:
         if not await uow.claims.claim(CLAIMS, key, deps.clock().astimezone(UTC).isoformat()):
@@ -100,18 +103,31 @@ async def post_handovers(deps: Deps, now: datetime, first_seen: datetime) -> int
     if policy.rota is None or not policy.rota.regions:
         return 0  # hook: no on-call rota configured ([oncall] regions, issue 5)
     window = max(policy.late_grace, timedelta(days=1))
-    changes = [h for h in handovers(policy.rota, (), now - window - timedelta(days=1),
-                                    (window + timedelta(days=1)) / timedelta(days=1))
-               if h.level is Level.PRIMARY and h.at <= now]
+    changes = [
+        h
+        for h in handovers(
+            policy.rota,
+            (),
+            now - window - timedelta(days=1),
+            (window + timedelta(days=1)) / timedelta(days=1),
+        )
+        if h.level is Level.PRIMARY and h.at <= now
+    ]
     posted = 0
-    for previous, change in zip(changes, changes[1:]):
+    for previous, change in zip(changes, changes[1:], strict=False):
         if now - change.at > policy.late_grace or change.at < first_seen or change.region is None:
             continue
         key = f"handover:{change.region}:{change.at.astimezone(UTC).isoformat(timespec='minutes')}"
         late = now - change.at > plan.ON_TIME
         try:
-            posted += await _post_slot(deps, key, change.at, late, replies.handover_title(change.region),
-                                       start=previous.at)
+            posted += await _post_slot(
+                deps,
+                key,
+                change.at,
+                late,
+                replies.handover_title(change.region),
+                start=previous.at,
+            )
         except GatewayError as exc:
             log.warning("hand-over digest %s failed: %s", key, exc)
     return posted

@@ -149,3 +149,14 @@ def test_run_creates_a_private_config_from_the_example(tmp_path: Path) -> None:
     path = tmp_path / "new.toml"
     assert cli.main(["run", "-c", str(path)]) == cli.EXIT_CONFIG
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+async def test_database_password_and_paging_keys_are_redacted(desk: Desk) -> None:
+    from bot.app import SupportBot
+
+    settings = desk.settings(database={"url": "postgresql://desk:db-Passw0rd-xyz@db/desk"},
+                             oncall={"routing_key": "pagerduty-routing-key-123"})
+    SupportBot(settings)  # registers its secrets; not started
+    line = logs.redact("connect to postgresql://desk:db-Passw0rd-xyz@db failed; key "
+                       "pagerduty-routing-key-123")
+    assert "db-Passw0rd-xyz" not in line and "pagerduty-routing-key-123" not in line

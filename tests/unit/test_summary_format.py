@@ -7,8 +7,18 @@ from zoneinfo import ZoneInfo
 
 from workflows.model import Priority, Status
 from workflows.summary import (
-    POST_LIMIT, DayPoint, Listed, PageStats, SummaryData, TicketLine, backlog_delta,
-    backlog_series, day_bounds, median, render, render_fitted,
+    POST_LIMIT,
+    DayPoint,
+    Listed,
+    PageStats,
+    SummaryData,
+    TicketLine,
+    backlog_delta,
+    backlog_series,
+    day_bounds,
+    median,
+    render,
+    render_fitted,
 )
 
 NOW = datetime(2026, 3, 3, 9, tzinfo=UTC)
@@ -19,8 +29,15 @@ def link(row: TicketLine) -> str:
 
 
 def row(i: int, **kw: object) -> TicketLine:
-    base = dict(ticket_id=i, subject=f"Subject {i} with @channel", priority=Priority.HIGH,
-                status=Status.OPEN, assignee="Sam", card_post_id=f"p{i}", at=NOW - timedelta(hours=2))
+    base = dict(
+        ticket_id=i,
+        subject=f"Subject {i} with @channel",
+        priority=Priority.HIGH,
+        status=Status.OPEN,
+        assignee="Sam",
+        card_post_id=f"p{i}",
+        at=NOW - timedelta(hours=2),
+    )
     return TicketLine(**{**base, **kw})  # type: ignore[arg-type]
 
 
@@ -30,14 +47,21 @@ def data(**kw: object) -> SummaryData:
 
 
 def test_counts_backlog_table_and_lists() -> None:
-    out = render(data(
-        opened_by_priority={"urgent": 1, "normal": 2}, opened_by_form={"technical": 3},
-        opened_by_plan={"premium": 2, "none": 1}, opened_by_category={"Database": 3},
-        solved=2, closed=1, reopened=1,
-        backlog={("new", "urgent"): 1, ("open", "normal"): 4},
-        unassigned=Listed(1, (row(7, assignee=None),)),
-        next_to_breach=Listed(1, (row(8, at=NOW + timedelta(minutes=45)),)),
-    ), link)
+    out = render(
+        data(
+            opened_by_priority={"urgent": 1, "normal": 2},
+            opened_by_form={"technical": 3},
+            opened_by_plan={"premium": 2, "none": 1},
+            opened_by_category={"Database": 3},
+            solved=2,
+            closed=1,
+            reopened=1,
+            backlog={("new", "urgent"): 1, ("open", "normal"): 4},
+            unassigned=Listed(1, (row(7, assignee=None),)),
+            next_to_breach=Listed(1, (row(8, at=NOW + timedelta(minutes=45)),)),
+        ),
+        link,
+    )
     assert "3 opened · 2 solved · 1 closed · 1 reopened" in out
     assert "Urgent 1" in out and "Premium 2" in out and "No plan 1" in out
     assert "| New | 1 | 0 | 0 | 0 | 1 |" in out and "**5**" in out
@@ -49,15 +73,29 @@ def test_counts_backlog_table_and_lists() -> None:
 def test_unwired_features_show_a_dash_and_wired_ones_figures() -> None:
     out = render(data(), link)
     assert "**Escalations to SET (open) by stage:** —" in out and "**On-call pages:** —" in out
-    out = render(data(escalations={"escalated": 2, "confirmed": 1},
-                      pages=PageStats(3, 2, timedelta(minutes=6))), link)
+    out = render(
+        data(
+            escalations={"escalated": 2, "confirmed": 1},
+            pages=PageStats(3, 2, timedelta(minutes=6)),
+        ),
+        link,
+    )
     assert "Escalated 2 · Confirmed 1" in out
     assert "3 fired · 2 acknowledged · median time to acknowledge 6m" in out
 
 
 def test_bad_ratings_with_comments_and_period_metrics() -> None:
-    out = render(data(csat_good=3, csat_bad=1, bad_ratings=Listed(1, (row(4, note="Too slow"),)),
-                      first_reply_median=timedelta(minutes=70), sla_met=9, sla_breached=1), link)
+    out = render(
+        data(
+            csat_good=3,
+            csat_bad=1,
+            bad_ratings=Listed(1, (row(4, note="Too slow"),)),
+            first_reply_median=timedelta(minutes=70),
+            sla_met=9,
+            sla_breached=1,
+        ),
+        link,
+    )
     assert "“Too slow”" in out and "CSAT 75%" in out
     assert "median first reply 1h 10m" in out and "SLA attainment 90% (9/10)" in out
 
@@ -74,9 +112,14 @@ def test_late_marker() -> None:
 
 def test_always_under_the_post_limit_whatever_the_volume() -> None:
     many = Listed(100_000, tuple(row(i, subject="x" * 500) for i in range(50)))
-    huge = data(unassigned=many, breached=many, next_to_breach=many, pending=many, bad_ratings=Listed(
-        100_000, tuple(row(i, note="y" * 2000) for i in range(50))),
-        opened_by_category={f"cat {i}" * 5: i + 1 for i in range(500)})
+    huge = data(
+        unassigned=many,
+        breached=many,
+        next_to_breach=many,
+        pending=many,
+        bad_ratings=Listed(100_000, tuple(row(i, note="y" * 2000) for i in range(50))),
+        opened_by_category={f"cat {i}" * 5: i + 1 for i in range(500)},
+    )
     out = render_fitted(huge, link, top_n=50)
     assert len(out) < POST_LIMIT
     assert "more" in out
@@ -104,5 +147,7 @@ def test_median() -> None:
 def test_chart_png() -> None:
     from commands.summary.chart import render_png
 
-    png = render_png([DayPoint(date(2026, 3, 1) + timedelta(i), i, i, 5, i % 2) for i in range(14)])
+    png = render_png(
+        [DayPoint(date(2026, 3, 1) + timedelta(i), i, i, 5, i % 2) for i in range(14)]
+    )
     assert png.startswith(b"\x89PNG")

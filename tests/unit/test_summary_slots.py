@@ -22,12 +22,15 @@ def test_slot_key_is_the_utc_minute() -> None:
     assert slot_key(at(MON, 9)) == "summary:2026-11-30T09:00+00:00"
 
 
-@pytest.mark.parametrize(("now", "expected"), [
-    (at(MON, 9), at(MON, 9)),                                  # exactly at the slot
-    (at(MON, 8, 59), at(MON - timedelta(days=3), 9)),          # before Monday's: Friday's
-    (at(MON + timedelta(days=5), 12), at(MON + timedelta(days=4), 9)),  # Saturday: Friday's
-    (at(MON + timedelta(days=1), 23), at(MON + timedelta(days=1), 9)),
-])
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        (at(MON, 9), at(MON, 9)),  # exactly at the slot
+        (at(MON, 8, 59), at(MON - timedelta(days=3), 9)),  # before Monday's: Friday's
+        (at(MON + timedelta(days=5), 12), at(MON + timedelta(days=4), 9)),  # Saturday: Friday's
+        (at(MON + timedelta(days=1), 23), at(MON + timedelta(days=1), 9)),
+    ],
+)
 def test_latest_slot(now: datetime, expected: datetime) -> None:
     assert latest_slot(WEEKDAYS_9, now) == expected
 

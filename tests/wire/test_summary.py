@@ -1,4 +1,4 @@
-"""The daily summary on the wire: content, chart, once per slot across restarts, late posts, size."""
+"""The daily summary on the wire: content, chart, once per slot, restarts, late posts, size."""
 
 from __future__ import annotations
 
@@ -9,7 +9,14 @@ from storage.models import TicketEventRow, TicketRow
 from tests.wire.harness import T0, Desk
 from tests.wire.workflow_helpers import card, click, open_ticket
 from workflows.model import (
-    EventKind, Form, Priority, Requester, Status, Ticket, TicketEvent, TicketForm,
+    EventKind,
+    Form,
+    Priority,
+    Requester,
+    Status,
+    Ticket,
+    TicketEvent,
+    TicketForm,
 )
 from workflows.summary import POST_LIMIT
 
@@ -45,7 +52,9 @@ async def test_summary_content_and_chart_for_a_known_ticket_set(desk: Desk) -> N
     assert "| New | 0 | 0 | 0 | 1 | 1 |" in message
     assert "| Pending | 0 | 0 | 1 | 0 | 1 |" in message
     assert "**Unassigned:** 1" in message
-    assert "**Next to breach:** 1" in message and "Licence question · 8h left" in message  # Tue 17:00
+    assert (
+        "**Next to breach:** 1" in message and "Licence question · 8h left" in message
+    )  # Tue 17:00
     permalink = f"{desk.emu.url}/main/pl/{waiting.card_post_id}"
     assert f"[#{waiting.id}]({permalink})" in message and "Licence question" in message
     assert len(message) < POST_LIMIT
@@ -62,8 +71,11 @@ async def test_breached_tickets_are_listed_until_answered(desk: Desk) -> None:
     await desk.run("sam", f"/ticket take {t.id}", "customer-support")
     desk.clock.advance(hours=2)
     async with desk.bot.deps.uow() as uow:
-        await uow.events.add(TicketEvent(t.id, EventKind.SLA_BREACHED, T0 + timedelta(hours=1),
-                                         to_value="first_reply"))
+        await uow.events.add(
+            TicketEvent(
+                t.id, EventKind.SLA_BREACHED, T0 + timedelta(hours=1), to_value="first_reply"
+            )
+        )
         await uow.commit()
     await desk.run("sam", "/ticket summary 1d", "customer-support")
     shown = desk.emu.ephemerals(desk.user("sam"))[-1]["message"]
@@ -73,7 +85,10 @@ async def test_breached_tickets_are_listed_until_answered(desk: Desk) -> None:
     await desk.run("sam", f"/ticket reply {t.id} Looking now", "customer-support")
     await desk.settle()
     await desk.run("sam", "/ticket summary 1d", "customer-support")
-    assert "**Breached (deadline passed):** none" in desk.emu.ephemerals(desk.user("sam"))[-1]["message"]
+    assert (
+        "**Breached (deadline passed):** none"
+        in desk.emu.ephemerals(desk.user("sam"))[-1]["message"]
+    )
 
 
 async def test_staff_see_it_ephemerally_customers_are_refused(desk: Desk) -> None:
@@ -148,11 +163,20 @@ async def test_size_cap_with_many_tickets(desk: Desk) -> None:
     for i in range(3000):
         created = now - timedelta(hours=1 + i % 20)
         t = Ticket(
-            None, TicketForm(Form.TECHNICAL, f"Problem number {i} " + "x" * 200, "d",
-                             f"Category {i % 40}", list(Priority)[i % 4]),
-            Requester(f"u{i}", f"user{i}", "Acme Corp", None), [Status.NEW, Status.OPEN, Status.PENDING][i % 3],
-            created, created - timedelta(days=10 * (i % 3 == 2)),
-            next_deadline_at=now + timedelta(minutes=i - 1500), card_post_id=f"card{i:022d}",
+            None,
+            TicketForm(
+                Form.TECHNICAL,
+                f"Problem number {i} " + "x" * 200,
+                "d",
+                f"Category {i % 40}",
+                list(Priority)[i % 4],
+            ),
+            Requester(f"u{i}", f"user{i}", "Acme Corp", None),
+            [Status.NEW, Status.OPEN, Status.PENDING][i % 3],
+            created,
+            created - timedelta(days=10 * (i % 3 == 2)),
+            next_deadline_at=now + timedelta(minutes=i - 1500),
+            card_post_id=f"card{i:022d}",
         )
         rows.append(TicketRow.from_domain(t))
     async with desk.bot.deps.uow() as uow:
@@ -179,8 +203,9 @@ async def test_handover_digest_per_region(bare_desk: Desk) -> None:
         {"name": "amer", "timezone": "UTC", "hours": "16:00-24:00", "primary": ["tess"]},
         {"name": "apac", "timezone": "UTC", "hours": "00:00-08:00", "primary": ["sam"]},
     ]
-    await desk.start_bot(summary={"handover_digests": True, "days": ["sat"]},
-                         oncall={"regions": regions})
+    await desk.start_bot(
+        summary={"handover_digests": True, "days": ["sat"]}, oncall={"regions": regions}
+    )
     desk.clock.now = T0.replace(hour=16, minute=1)
     await desk.run_jobs()
     await desk.run_jobs()
@@ -189,7 +214,9 @@ async def test_handover_digest_per_region(bare_desk: Desk) -> None:
     assert "Since Mon 2 Mar 08:00" in digests[0]["message"]
 
 
-async def test_slow_period_metrics_are_left_out_of_the_quick_answer(desk: Desk, monkeypatch: Any) -> None:
+async def test_slow_period_metrics_are_left_out_of_the_quick_answer(
+    desk: Desk, monkeypatch: Any
+) -> None:
     import commands.summary.command as command
 
     monkeypatch.setattr(command, "QUICK_ANSWER", 0)
@@ -207,14 +234,24 @@ async def test_escalations_pages_and_bad_ratings_from_the_log(desk: Desk) -> Non
     K = EventKind
     log = [
         TicketEvent(one.id, K.ESCALATED, T0 + timedelta(minutes=1), to_value="escalated"),
-        TicketEvent(one.id, K.ESCALATION_STAGE, T0 + timedelta(minutes=2), from_value="escalated",
-                    to_value="confirmed"),
+        TicketEvent(
+            one.id,
+            K.ESCALATION_STAGE,
+            T0 + timedelta(minutes=2),
+            from_value="escalated",
+            to_value="confirmed",
+        ),
         TicketEvent(two.id, K.ESCALATED, T0 + timedelta(minutes=3), to_value="escalated"),
         TicketEvent(two.id, K.PAGED, T0 + timedelta(minutes=5)),
         TicketEvent(two.id, K.PAGE_ACKNOWLEDGED, T0 + timedelta(minutes=11)),
         TicketEvent(one.id, K.CSAT_RATED, T0 + timedelta(minutes=20), to_value="good"),
-        TicketEvent(two.id, K.CSAT_RATED, T0 + timedelta(minutes=21), to_value="bad",
-                    data={"text": "Nobody called back"}),
+        TicketEvent(
+            two.id,
+            K.CSAT_RATED,
+            T0 + timedelta(minutes=21),
+            to_value="bad",
+            data={"text": "Nobody called back"},
+        ),
     ]
     async with desk.bot.deps.uow() as uow:
         for event in log:
