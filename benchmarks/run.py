@@ -182,6 +182,8 @@ def rows(sizes: list[int], o: dict[str, Any], p: dict[str, Any] | None) -> list[
     for level, r in o["intake"].items():
         add(f"intake submissions refused @{level} (errors)", first, "%",
             r.get("failure_pct", 0.0), None, False)
+        add(f"intake tickets stored but not announced @{level}", first, "n",
+            r.get("unannounced", 0), None, False)
     for level, r in o["intake"].items():
         add(f"intake submission p50 @{level}", first, "ms", r["submit_p50_ms"],
             pc.get("create_form_p50_ms"), False)

@@ -26,8 +26,8 @@ ONCALL = CommandRouter(
 )
 
 MAX_DAYS = 31
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_CLOCK = re.compile(r"\d{1,2}:\d{2}")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # ASCII only: int() refuses "²"
+_CLOCK = re.compile(r"[0-9]{1,2}:[0-9]{2}")
 
 
 async def _viewer(
@@ -73,7 +73,7 @@ async def show_schedule(cmd: SlashCommand, args: list[str], deps: Deps) -> str:
     service, zone = await _viewer(deps, cmd.user_id, Permission.ONCALL_VIEW)
     days = 7
     if args:
-        if not args[0].isdigit() or not 1 <= int(args[0]) <= MAX_DAYS:
+        if not (args[0].isascii() and args[0].isdigit()) or not 1 <= int(args[0]) <= MAX_DAYS:
             raise UserError(replies.bad_days(args[0]))
         days = int(args[0])
     now = deps.clock()
@@ -149,7 +149,7 @@ async def add_override(cmd: SlashCommand, args: list[str], deps: Deps) -> str:
 @_answer
 async def remove_override(cmd: SlashCommand, args: list[str], deps: Deps) -> str:
     await _viewer(deps, cmd.user_id, Permission.ONCALL_OVERRIDE)
-    if len(args) != 1 or not args[0].isdigit():
+    if len(args) != 1 or not (args[0].isascii() and args[0].isdigit()):
         raise UserError(replies.REMOVE_USAGE)
     async with deps.uow() as uow:
         removed = await uow.oncall.remove_override(int(args[0]))

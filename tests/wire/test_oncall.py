@@ -207,8 +207,9 @@ async def test_oncall_shows_who_is_on_call_to_staff_only(bare_desk: Desk) -> Non
     await desk.run("sam", "/oncall schedule 3", "customer-support")
     schedule = desk.emu.ephemerals(desk.user("sam"))[-1]["message"]
     assert "Europe/Berlin" in schedule and "no hand-overs" in schedule
-    await desk.run("sam", "/oncall schedule lots", "customer-support")
-    assert "is not a number of days" in desk.emu.ephemerals(desk.user("sam"))[-1]["message"]
+    for bad in ("lots", "²"):  # "²".isdigit() is True, but int("²") raises
+        await desk.run("sam", f"/oncall schedule {bad}", "customer-support")
+        assert "is not a number of days" in desk.emu.ephemerals(desk.user("sam"))[-1]["message"]
     await desk.run("sam", "/oncall help", "customer-support")
     assert "/oncall override" in desk.emu.ephemerals(desk.user("sam"))[-1]["message"]
 
