@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.config import Settings
-from bot.configdoc import example_comments, generate
+from bot.configdoc import README_END, README_START, example_comments, generate, with_readme_block
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "configuration.md"
@@ -14,6 +14,13 @@ DOC = ROOT / "docs" / "configuration.md"
 def test_configuration_reference_is_up_to_date() -> None:
     assert DOC.read_text(encoding="utf-8") == generate(), (
         "docs/configuration.md is stale: run `python -m bot.configdoc > docs/configuration.md`")
+
+
+def test_readme_carries_the_same_reference() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert README_START in readme and README_END in readme
+    assert with_readme_block(readme) == readme, (
+        "README.md's configuration reference is stale: run `python -m bot.configdoc --readme`")
 
 
 def test_every_section_and_its_env_variable_appear() -> None:
