@@ -13,6 +13,7 @@ from commands import cards, replies
 from commands import logcontext  # observability (issue 11)
 from commands.deps import Deps
 from commands.ports import GatewayError
+from commands.reliability import once  # reliability (issue 8)
 from workflows.model import EventKind, Ticket, TicketEvent
 
 log = logging.getLogger(__name__)
@@ -41,16 +42,25 @@ async def announce(ticket_id: int, deps: Deps) -> bool:
 async def _post_card(ticket: Ticket, names: dict[str, str], deps: Deps) -> Ticket:
     sla = await cards.sla_line(deps, ticket)  # SLA (issue 4)
     message, props = cards.render(deps, ticket, names, sla=sla)
-    post = await deps.gateway.create_post(deps.desk.support_channel_id, message, props=props)
+    props["supportdesk_role"] = "card"  # reliability (issue 8): found again after a crash
+    assert ticket.id is not None
+    post = await once.post_once(  # reliability (issue 8): one card, whatever retries or replicas
+        deps, ticket_id=ticket.id, step="card", channel_id=deps.desk.support_channel_id,
+        role="card", since=ticket.created_at,
+        send=lambda: deps.gateway.create_post(deps.desk.support_channel_id, message, props=props))
     return await _record(ticket, deps, card_post_id=post["id"])
 
 
 async def _open_customer_thread(ticket: Ticket, names: dict[str, str], deps: Deps) -> Ticket:
     channel_id = await deps.gateway.direct_channel(ticket.requester.user_id)
-    post = await deps.gateway.create_post(
-        channel_id, replies.requester_confirmation(ticket),
-        props={"supportdesk_ticket": ticket.id, "supportdesk_role": "customer_root"},
-    )
+    assert ticket.id is not None
+    post = await once.post_once(  # reliability (issue 8): one DM thread root
+        deps, ticket_id=ticket.id, step="customer_root", channel_id=channel_id,
+        role="customer_root", since=ticket.created_at,
+        send=lambda: deps.gateway.create_post(
+            channel_id, replies.requester_confirmation(ticket),
+            props={"supportdesk_ticket": ticket.id, "supportdesk_role": "customer_root"},
+        ))
     return await _record(ticket, deps, customer_channel_id=channel_id, customer_root_id=post["id"])
 
 
@@ -63,10 +73,14 @@ async def _notify_ccs(ticket: Ticket, names: dict[str, str], deps: Deps) -> None
             if await uow.claims.get("cc_thread", key):
                 continue
         dm = await deps.gateway.direct_channel(user_id)
-        post = await deps.gateway.create_post(
-            dm, replies.cc_notice(ticket, requester_name=requester),
-            props={"supportdesk_ticket": ticket.id, "supportdesk_role": "cc_notice"},
-        )
+        assert ticket.id is not None
+        post = await once.post_once(  # reliability (issue 8): one notice per CC
+            deps, ticket_id=ticket.id, step=f"cc:{user_id}", channel_id=dm, role="cc_notice",
+            since=ticket.created_at,
+            send=lambda dm=dm: deps.gateway.create_post(  # type: ignore[misc]
+                dm, replies.cc_notice(ticket, requester_name=requester),
+                props={"supportdesk_ticket": ticket.id, "supportdesk_role": "cc_notice"},
+            ))
         async with deps.uow() as uow:
             await uow.claims.set("cc_thread", key, f"{dm}:{post['id']}")
             await uow.claims.set("cc_root", post["id"], key)

@@ -1,0 +1,1 @@
+"""Reliability (issue 8): exactly-once outbound posts across retries, crashes and replicas."""
