@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
+import tracemalloc
 from pathlib import Path
 
 from datetime import datetime
@@ -21,6 +23,8 @@ from bot.config import Settings
 
 
 async def main(raw: str) -> None:
+    if os.environ.get("BENCH_BOT_TRACEMALLOC"):
+        tracemalloc.start(1)
     data = json.loads(raw)
     start_at = data.pop("bench_clock_start", None)  # the bot's clock starts here, then runs
     settings = Settings.model_validate({**data, "config_dir": Path(".")})
@@ -37,16 +41,23 @@ async def main(raw: str) -> None:
     await bot.background.drain()  # the start-up run of the interval jobs is done before READY
     print("READY", flush=True)
     loop = asyncio.get_running_loop()
+    before = None
     while True:
         line = await loop.run_in_executor(None, sys.stdin.readline)
         if not line or line.strip() == "stop":
             break
+        if line.strip() == "snap" and tracemalloc.is_tracing():  # BENCH_BOT_TRACEMALLOC=1
+            before = tracemalloc.take_snapshot()
+    if before is not None:
+        after = tracemalloc.take_snapshot()
+        for stat in after.compare_to(before, "lineno")[:25]:
+            print("tracemalloc", stat, file=sys.stderr)
+        print("tracemalloc total", sum(s.size for s in after.statistics("filename")) / 2**20,
+              "MiB traced", file=sys.stderr, flush=True)
     await bot.stop()
 
 
 if __name__ == "__main__":
-    import os
-
     if profile := os.environ.get("BENCH_BOT_PROFILE"):  # cProfile the bot, stats to this file
         import cProfile
 

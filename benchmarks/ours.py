@@ -26,6 +26,7 @@ import asyncio
 import json
 import os
 import resource
+import shutil
 import sqlite3
 import statistics
 import subprocess
@@ -91,6 +92,11 @@ class BotProcess:
         line = await asyncio.get_running_loop().run_in_executor(None, self.proc.stdout.readline)
         if line.strip() != "READY":
             raise RuntimeError(f"bot did not start; see {self.log}")
+
+    def send(self, line: str) -> None:
+        assert self.proc is not None and self.proc.stdin is not None
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
 
     def rss(self) -> dict[str, float]:
         assert self.proc is not None
@@ -270,7 +276,9 @@ async def wire(history: int, levels: list[int], tickets: int, soak_events: int,
     bot = BotProcess(settings, workdir / "bot.log")
     out: dict[str, Any] = {"history": history, "history_seed_s": seeded}
     try:
+        t0 = time.perf_counter()
         await bot.start()
+        out["bot_start_s"] = time.perf_counter() - t0
         rss = bot.rss()
         out["rss_start_mib"], cpu_start = rss["VmRSS"], rss["cpu_s"]
         poll = DbPoll(path)
@@ -288,6 +296,7 @@ async def wire(history: int, levels: list[int], tickets: int, soak_events: int,
             "WHERE id > ? AND customer_root_id IS NOT NULL ORDER BY id LIMIT 20",
             (history,)).fetchall() if name in by_name]
         if soak_events:
+            bot.send("snap")  # with BENCH_BOT_TRACEMALLOC=1 the bot logs what grew at stop
             out.update(await soak(emu, [*staff, *customers], town.id, threads, soak_events, poll,
                                   soak_budget))
         rss = bot.rss()
@@ -297,8 +306,12 @@ async def wire(history: int, levels: list[int], tickets: int, soak_events: int,
         out["soak_growth_pct"] = (rss["VmRSS"] / out["rss_start_mib"] - 1) * 100
         out["soak_growth_after_warm_pct"] = (rss["VmRSS"] / out["rss_after_intake_mib"] - 1) * 100
     finally:
+        t0 = time.perf_counter()
         bot.stop()
+        out["bot_stop_s"] = time.perf_counter() - t0
         await emu.stop()
+        if keep := os.environ.get("BENCH_KEEP_BOT_LOG"):  # copy the bot's log out of the tmp dir
+            shutil.copy(workdir / "bot.log", keep)
     out["driver_peak_rss_mib"] = self_peak_mib()
     return out
 

@@ -84,6 +84,7 @@ def run_ours(sizes: list[int], args: argparse.Namespace, work: Path) -> dict[str
                          "--soak-budget", str(args.soak_budget), workdir=work))
     result["intake_runs"] = runs
     if runs:
+        result["intake_history"] = first
         for i, level in enumerate(int(x) for x in args.levels.split(",")):
             result["intake"][level] = median_of([run["intake"][i] for run in runs])
         result["rss_start_mib"] = statistics.median(run["rss_start_mib"] for run in runs)
@@ -172,7 +173,8 @@ def rows(sizes: list[int], o: dict[str, Any], p: dict[str, Any] | None) -> list[
                     "gain": gain})
 
     peer_sizes = (p or {}).get("sizes", {})
-    first = sizes[0]
+    first = o.get("intake_history") or next(
+        (n for n in sizes if "create" in peer_sizes.get(n, {})), sizes[0])
     pc = peer_sizes.get(first, {}).get("create", {})
     sizes_sw = [n for n in sizes if n in o["sweep"]]
     sizes_su = [n for n in sizes if n in o["summary"]]
@@ -314,9 +316,29 @@ def load(path: Path) -> dict[str, Any]:
     return data
 
 
-def reprint(path: Path) -> None:
-    """Rebuild the table and target checks from a saved JSON (e.g. after a run with --skip-peer)."""
-    data = load(path)
+def merged(paths: list[Path]) -> dict[str, Any]:
+    """Several saved runs as one (later files add sizes / parts the earlier ones lack)."""
+    data = load(paths[0])
+    for path in paths[1:]:
+        more = load(path)
+        o = data["ours"]
+        for key in ("intake", "sweep", "summary"):
+            o[key].update(more["ours"][key])
+        for key, value in more["ours"].items():
+            o.setdefault(key, value)
+        if more.get("peer"):
+            if not data.get("peer"):
+                data["peer"] = more["peer"]
+            else:
+                for n, entry in more["peer"]["sizes"].items():
+                    data["peer"]["sizes"].setdefault(n, entry)
+        data["sizes"] = sorted(set(data["sizes"]) | set(more["sizes"]))
+    return data
+
+
+def reprint(paths: list[Path]) -> None:
+    """Rebuild the table and target checks from saved JSON files (merged in order)."""
+    data = merged(paths)
     table = rows(data["sizes"], data["ours"], data.get("peer"))
     print_table(table, targets(data["sizes"], data["ours"], table))
     print(f"\nmachine {data['machine']}")
@@ -344,7 +366,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         help="above this N the peer's sweep runs once, not --repeat times")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--quiet", action="store_true", help="no table on stdout")
-    parser.add_argument("--table", type=Path, help="only re-print the table of a saved JSON")
+    parser.add_argument("--table", type=Path, nargs="+",
+                        help="only re-print the table of saved JSON file(s), merged")
     args = parser.parse_args(argv)
     if args.table:
         reprint(args.table)

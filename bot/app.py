@@ -18,6 +18,7 @@ import commands.intake  # noqa: F401  (registers /ticket new, /ticket sales)
 import commands.queue  # noqa: F401  (registers the staff and customer subcommands)
 import commands.summary  # noqa: F401  (summary, issue 7: registers /ticket summary)
 from bot import logs, startup
+from bot import dblock  # reliability (issue 8)
 from urllib.parse import urlsplit  # security (issue 9): the database password is a secret
 from bot.config import Settings
 from bot.gateway import MattermostGateway
@@ -111,6 +112,7 @@ class SupportBot:
         self.run_scheduler = True  # tests drive jobs with an injected clock instead
         self.last_post_ms = 0  # create_at of the newest post seen on the websocket
         self.metrics = BotMetrics(self)  # observability (issue 11): served at /metrics
+        self._db_lock: Any = None  # reliability (issue 8): bot.dblock.SqliteLock while running
 
     @property
     def websocket(self) -> MattermostWebsocket | None:  # observability (issue 11)
@@ -119,6 +121,21 @@ class SupportBot:
     async def start(self) -> None:
         s = self.settings
         url = db.normalise_url(s.database.url, s.config_dir)
+        # --- reliability (issue 8): one process per SQLite file; released if start-up fails ---
+        self._db_lock = dblock.acquire(url)
+        try:
+            await self._start_locked(s, url)
+        except BaseException:
+            self._release_db_lock()
+            raise
+
+    def _release_db_lock(self) -> None:  # reliability (issue 8)
+        lock, self._db_lock = self._db_lock, None
+        if lock is not None:
+            lock.release()
+
+    async def _start_locked(self, s: Settings, url: str) -> None:  # reliability (issue 8)
+        # --- end reliability ---
         await upgrade(url)
         self._engine = db.create_engine(url)
         sessions = db.session_factory(self._engine)
@@ -256,3 +273,4 @@ class SupportBot:
             await webhook.close()
         if self._engine is not None:
             await self._engine.dispose()
+        self._release_db_lock()  # reliability (issue 8): the SQLite file is free for the next bot

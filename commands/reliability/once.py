@@ -11,8 +11,8 @@ post it. The claim's value is a generation: `<iso time>|<nonce>` while a process
 - Whoever finds the claim held first looks in the target channel for a post of the bot carrying
   `supportdesk_ticket == id` and the step's `supportdesk_role`: a post made just before a crash
   (kill -9 between the post and recording it) is adopted instead of posted again.
-- Found nothing: a released claim, or one older than `LEASE` (its sender died), is taken over
-  through a second claim keyed by the generation it replaces (only one taker wins); a live
+- Found nothing: a released claim, or one older than `LEASE` (its sender died or could not give
+  it back), is taken over through a second claim keyed by the generation it replaces (only one taker wins); a live
   claim means another process is sending right now: `InProgress` (a GatewayError), retry later.
 """
 
@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 KIND = "outbound"
 TAKEOVER = "outbound-takeover"
-LEASE = timedelta(minutes=10)  # longer than the REST retries of one post can take (4 x 30 s)
+LEASE = timedelta(minutes=5)  # longer than one post's REST retries can take (~3.5 min)
 LOOKBACK = timedelta(minutes=10)  # how far before the ticket's creation its posts are looked for
 RELEASED = "released"
 DEFINITE_FAILURES = frozenset({429, 503})  # the server answered: nothing was created
@@ -109,10 +109,20 @@ async def post_once(
     try:
         return await send()
     except GatewayError as exc:
+        await _give_back(deps, key, definite=_definite(exc))
+        raise
+
+
+async def _give_back(deps: Deps, key: str, *, definite: bool) -> None:
+    """Release the claim after a failed send; if the database refuses too (SQLite busy, a
+    restart), the claim stays and is taken over after LEASE: the send's error is what counts."""
+    try:
         async with deps.uow() as uow:
-            if _definite(exc):
+            if definite:
                 await uow.claims.release(KIND, key)
             else:
                 await uow.claims.set(KIND, key, f"{RELEASED}|{secrets.token_hex(4)}")
             await uow.commit()
-        raise
+    except Exception as exc:  # noqa: BLE001 - the storage error type is not ours to import
+        log.warning("%s: could not release the claim (%s); it expires after %s",
+                    key, type(exc).__name__, LEASE)

@@ -7,6 +7,7 @@ from collections import Counter
 from typing import Any
 
 from bot.rest import RetryPolicy
+from commands import replies
 from tests.wire.harness import Desk
 from tests.wire.workflow_helpers import FORM
 
@@ -46,10 +47,20 @@ def root_counts(desk: Desk, role: str) -> Counter[int]:
     return counts
 
 
-async def submit(desk: Desk, user: str, subject: str) -> Any:
-    """Open the form and submit it; the dialog answer (Mattermost shows `{}` as success)."""
+async def submit(desk: Desk, user: str, subject: str, tries: int = 3) -> Any:
+    """Open the form and submit it; the dialog answer (Mattermost shows `{}` as success).
+
+    A "try again" answer (the database was busy: nothing stored) leaves the form open, and the
+    customer presses Submit again, up to `tries` times; `answer.tries` says how many it took.
+    """
     await desk.run(user, "/ticket new")
-    return await desk.emu.submit_dialog(desk.user(user), {**FORM, "subject": subject})
+    for attempt in range(1, tries + 1):
+        answer = await desk.emu.submit_dialog(desk.user(user), {**FORM, "subject": subject})
+        answer.tries = attempt
+        body = answer.body if isinstance(answer.body, dict) else {}
+        if body.get("error") != replies.temporarily_unavailable():
+            break
+    return answer
 
 
 async def burst(desk: Desk, count: int,
