@@ -8,25 +8,16 @@ from pathlib import Path
 import pytest_asyncio
 
 from tests.reliability.helpers import UNLIMITED
-from tests.wire.harness import Desk, seeded_desk
+from tests.wire.harness import Desk, running_desk
 
 
 @pytest_asyncio.fixture
 async def desk(tmp_path: Path) -> AsyncIterator[Desk]:
-    d = await seeded_desk(f"sqlite:///{tmp_path / 'desk.db'}")
-    await d.start_bot(security=UNLIMITED)
-    try:
+    async with running_desk(tmp_path, security=UNLIMITED) as d:
         yield d
-    finally:
-        await d.stop_bot()
-        await d.emu.stop()
 
 
 @pytest_asyncio.fixture
 async def bare_desk(tmp_path: Path) -> AsyncIterator[Desk]:
-    d = await seeded_desk(f"sqlite:///{tmp_path / 'desk.db'}")
-    try:
+    async with running_desk(tmp_path, start=False) as d:
         yield d
-    finally:
-        await d.stop_bot()
-        await d.emu.stop()

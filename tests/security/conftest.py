@@ -9,29 +9,20 @@ from typing import Any
 import aiohttp
 import pytest_asyncio
 
-from tests.wire.harness import Desk, seeded_desk
+from tests.wire.harness import Desk, running_desk
 
 
 @pytest_asyncio.fixture
 async def desk(tmp_path: Path) -> AsyncIterator[Desk]:
-    d = await seeded_desk(f"sqlite:///{tmp_path / 'desk.db'}")
-    await d.start_bot(security=UNLIMITED)  # rate limits have their own tests
-    try:
+    async with running_desk(tmp_path, security=UNLIMITED) as d:  # rate limits have own tests
         yield d
-    finally:
-        await d.stop_bot()
-        await d.emu.stop()
 
 
 @pytest_asyncio.fixture
 async def bare_desk(tmp_path: Path) -> AsyncIterator[Desk]:
     """The test starts the bot itself (e.g. with tighter [security] limits)."""
-    d = await seeded_desk(f"sqlite:///{tmp_path / 'desk.db'}")
-    try:
+    async with running_desk(tmp_path, start=False) as d:
         yield d
-    finally:
-        await d.stop_bot()
-        await d.emu.stop()
 
 
 UNLIMITED = {"intake_per_hour": 0, "commands_per_minute": 0}

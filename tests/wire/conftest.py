@@ -5,27 +5,18 @@ from pathlib import Path
 
 import pytest_asyncio
 
-from tests.wire.harness import Desk, seeded_desk
+from tests.wire.harness import Desk, running_desk
 
 
 @pytest_asyncio.fixture
 async def desk(tmp_path: Path) -> AsyncIterator[Desk]:
     """The emulator with a seeded team and the bot started against it."""
-    d = await seeded_desk(f"sqlite:///{tmp_path / 'desk.db'}")
-    await d.start_bot()
-    try:
+    async with running_desk(tmp_path) as d:
         yield d
-    finally:
-        await d.stop_bot()
-        await d.emu.stop()
 
 
 @pytest_asyncio.fixture
 async def bare_desk(tmp_path: Path) -> AsyncIterator[Desk]:
     """The emulator and a seeded team; the test starts (and may restart) the bot itself."""
-    d = await seeded_desk(f"sqlite:///{tmp_path / 'desk.db'}")
-    try:
+    async with running_desk(tmp_path, start=False) as d:
         yield d
-    finally:
-        await d.stop_bot()
-        await d.emu.stop()

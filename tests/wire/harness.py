@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -138,3 +139,16 @@ async def seeded_desk(db_url: str) -> Desk:
     }
     desk.users = users
     return desk
+
+
+@asynccontextmanager
+async def running_desk(folder: Path, *, start: bool = True, **overrides: Any) -> AsyncIterator[Desk]:
+    """A seeded emulator (and, with `start`, the bot started with these setting overrides)."""
+    desk = await seeded_desk(f"sqlite:///{folder / 'desk.db'}")
+    try:
+        if start:
+            await desk.start_bot(**overrides)
+        yield desk
+    finally:
+        await desk.stop_bot()
+        await desk.emu.stop()
