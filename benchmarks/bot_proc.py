@@ -1,10 +1,11 @@
-"""The bot as its own process for the benchmarks, so its RSS is measured apart from the load driver.
+"""The bot as its own process for the benchmarks, so its RSS is measured apart from the driver.
 
     python -m benchmarks.bot_proc '<settings as JSON>'
 
 Prints READY once `SupportBot.start()` returned, then serves until stdin closes or says "stop".
 With "bench_clock_start" (ISO time) in the JSON the bot's clock starts at that instant (the seeded
-history is dated around a fixed day). The scheduler is off: scheduled jobs are measured separately (benchmarks.ours sweep/summary).
+history is dated around a fixed day). The scheduler is off: scheduled jobs are measured
+separately (benchmarks.ours sweep/summary).
 """
 
 from __future__ import annotations

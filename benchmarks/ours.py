@@ -28,7 +28,6 @@ import os
 import resource
 import shutil
 import sqlite3
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -231,7 +230,8 @@ async def soak(emu: Any, users: list[Any], channel_id: str, threads: list[tuple[
     wall = time.perf_counter() - started
     return {"soak_events": sent, "soak_handled": handled, "soak_s": wall,
             "soak_events_per_s": handled / wall, "soak_complete": sent >= events,
-            "soak_driver_posting_s": posting, "soak_driver_cpu_s": time.process_time() - driver_cpu}
+            "soak_driver_posting_s": posting,
+            "soak_driver_cpu_s": time.process_time() - driver_cpu}
 
 
 async def wire(history: int, levels: list[int], tickets: int, soak_events: int,
@@ -254,7 +254,8 @@ async def wire(history: int, levels: list[int], tickets: int, soak_events: int,
     bot_user, token = emu.create_bot("supportbot", team=team, team_admin=True)
     staff = [emu.create_user(f"agent{i}", email=f"agent{i}@vendor.test") for i in range(3)]
     n_customers = max(levels)
-    customers = [emu.create_user(f"cust{i}", email=f"cust{i}@acme.com") for i in range(n_customers)]
+    customers = [emu.create_user(f"cust{i}", email=f"cust{i}@acme.com")
+                 for i in range(n_customers)]
     everyone = [bot_user, *staff, *customers]
     for user in everyone:
         emu.add_team_member(team, user)

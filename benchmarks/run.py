@@ -78,7 +78,8 @@ def run_ours(sizes: list[int], args: argparse.Namespace, work: Path) -> dict[str
         last = r == args.repeat - 1
         soak = args.soak if last else 0  # the last intake run goes on with the soak
         log(f"ours: intake over the wire, history {label(first)}, run {r + 1}/{args.repeat}"
-            + (f", then a soak of {soak} events (at most {args.soak_budget:.0f} s)" if soak else ""))
+            + (f", then a soak of {soak} events (at most {args.soak_budget:.0f} s)"
+               if soak else ""))
         runs.append(ours("wire", "--history", str(first), "--levels", args.levels,
                          "--tickets", str(args.tickets), "--soak", str(soak),
                          "--soak-budget", str(args.soak_budget), workdir=work))
@@ -289,7 +290,8 @@ def print_table(table: list[dict[str, Any]], found: list[dict[str, Any]]) -> Non
     print("\ntargets:")
     for t in found:
         mark = {True: "MET   ", False: "MISSED", None: "n/a   "}[t["met"]]
-        print(f"  {mark} {t['target']}: {fmt(t['value']) if not isinstance(t['value'], list) else t['value']}"
+        value = t["value"] if isinstance(t["value"], list) else fmt(t["value"])
+        print(f"  {mark} {t['target']}: {value}"
               f"{'  (' + t['note'] + ')' if t['note'] else ''}")
 
 

@@ -21,14 +21,17 @@ async def on_posted(post: dict[str, Any], channel_type: str, deps: Deps) -> None
     """Route one `posted` event; each post is handled once, even if two replicas both see it."""
     if post.get("user_id") == deps.desk.bot_user_id or str(post.get("type", "")).startswith("system_"):
         return
+    staff_thread = post.get("channel_id") == deps.desk.support_channel_id and bool(post.get("root_id"))
+    if not staff_thread and channel_type != "D":
+        return  # chatter in other channels: decided before paying for a claim
     async with deps.uow() as uow:
         first = await uow.claims.claim("post", str(post["id"]))
         await uow.commit()
     if not first:
         return
-    if post.get("channel_id") == deps.desk.support_channel_id and post.get("root_id"):
+    if staff_thread:
         await on_staff_thread(post, deps)
-    elif channel_type == "D":
+    else:
         await on_direct_message(post, deps)
 
 

@@ -214,7 +214,8 @@ def create(count: int) -> dict:
             form = TicketForm(data={
                 "queue": str(queues[i % len(queues)].id), "title": f"Search returns nothing {i}",
                 "body": "Since Monday search returns no results for any user. " * 4,
-                "priority": str(rng.randint(1, 5)), "submitter_email": f"user{i % 5000}@customer.test",
+                "priority": str(rng.randint(1, 5)),
+                "submitter_email": f"user{i % 5000}@customer.test",
                 "assigned_to": str(agent.id) if i % 10 < 6 else "", "due_date": ""},
                 queue_choices=choices)
             if not form.is_valid():

@@ -1,6 +1,6 @@
-"""Create the peer's own virtual environment (benchmarks/.peer-venv) with django-helpdesk from PyPI.
+"""Create the peer's own virtual environment (benchmarks/.peer-venv): django-helpdesk from PyPI.
 
-    .venv/bin/python -m benchmarks.peer.setup_peer          # idempotent: skips when already installed
+    .venv/bin/python -m benchmarks.peer.setup_peer    # idempotent: skips when installed
 
 The peer never shares this project's venv: it is installed with its own pip, pinned to the
 version measured in /work/shared/peers/django-helpdesk.md.
@@ -25,8 +25,9 @@ def python() -> Path:
 def installed() -> bool:
     if not python().exists():
         return False
-    probe = subprocess.run([str(python()), "-c", "import helpdesk, django; print(django.__version__)"],
-                           capture_output=True, text=True)
+    probe = subprocess.run(
+        [str(python()), "-c", "import helpdesk, django; print(django.__version__)"],
+        capture_output=True, text=True)
     return probe.returncode == 0
 
 

@@ -5,17 +5,17 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 
-import matplotlib
-
-matplotlib.use("Agg")  # no display on servers; must precede pyplot
-
-from matplotlib.figure import Figure  # noqa: E402  (after the backend is chosen)
-
-from workflows.summary import DayPoint  # noqa: E402
+from workflows.summary import DayPoint
 
 
 def render_png(days: Sequence[DayPoint], *, title: str = "Last 14 days") -> bytes:
     """A small PNG (about 900x360); a Figure, not pyplot, so no global state and thread-safe."""
+    # Imported here: matplotlib adds ~40 MiB to the process, and only the summary post needs it.
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on servers
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(9, 3.6), dpi=100)
     ax = fig.add_subplot()
     xs = list(range(len(days)))
