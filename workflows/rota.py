@@ -10,11 +10,12 @@ from enum import StrEnum
 from typing import Final, TypeAlias
 from zoneinfo import ZoneInfo
 
+from workflows.text import parse_duration  # one duration grammar for the whole desk
+
 DAY: Final = timedelta(days=1)
 # Period 0 of every rotation starts at the region's first hand-over on or after this Monday.
 ROTATION_EPOCH: Final = date(2024, 1, 1)
 WEEKDAYS: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_UNITS: Final = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 class Level(StrEnum):
@@ -109,14 +110,6 @@ _Holder: TypeAlias = tuple[str, str | None]  # (person, region)
 
 
 # -- configuration strings --------------------------------------------------------------------
-
-
-def parse_duration(text: str) -> timedelta:
-    """'90s', '10m', '8h', '1d', '2w' -> timedelta."""
-    match = re.fullmatch(r"\s*(\d+)\s*([smhdw])\s*", text.lower())
-    if match is None:
-        raise ValueError(f"{text!r} is not a duration like 10m, 8h, 1d or 1w")
-    return timedelta(**{_UNITS[match[2]]: int(match[1])})
 
 
 def parse_hours(text: str) -> tuple[time, time]:
