@@ -22,8 +22,6 @@ async def on_posted(post: dict[str, Any], channel_type: str, deps: Deps) -> None
     if post.get("user_id") == deps.desk.bot_user_id or str(post.get("type", "")).startswith("system_"):
         return
     staff_thread = post.get("channel_id") == deps.desk.support_channel_id and bool(post.get("root_id"))
-    if not staff_thread and channel_type != "D":
-        return  # chatter in other channels: decided before paying for a claim
     async with deps.uow() as uow:
         first = await uow.claims.claim("post", str(post["id"]))
         await uow.commit()
@@ -31,7 +29,7 @@ async def on_posted(post: dict[str, Any], channel_type: str, deps: Deps) -> None
         return
     if staff_thread:
         await on_staff_thread(post, deps)
-    else:
+    elif channel_type == "D":
         await on_direct_message(post, deps)
 
 
