@@ -1,6 +1,6 @@
 """Benchmark: the daily summary's build time (queries + formatting, no posting) vs history.
 
-    .venv/bin/python benchmarks/summary_build.py 10000 100000 [1000000]
+    .venv/bin/python -m benchmarks.summary_build 10000 100000 [1000000] [--keep DIR]
 
 For each size, seeds a fresh SQLite database in bulk: 70% closed tickets spread over the past year
 (3 events each: opened, solved, closed; all before the measured day), 20% open tickets
@@ -8,13 +8,22 @@ whose deadline is ahead, 10% open tickets
 already due; then adds the same fixed day of activity (DAY_* below) and times the summary build
 for that day. The build must stay flat in total history and grow only with the period's activity.
 Prints one line per size; not a test.
+
+The rows go in with plain SQL, so the migration's triggers keep the summary's counts as the bot
+would. Stored SLA outcomes (sla_outcomes, written by the bot's ticket funnel): the tickets active
+on the measured day get theirs measured by the same code (workflows/sla_outcomes.py); every
+other ticket gets one synthetic first-reply row decided long before that day (measuring a
+million logs would take longer than seeding them). `--unmeasured` empties sla_outcomes before
+measuring: the cost right after migration 0008, when no ticket has been measured yet.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import random
+import shutil
 import sqlite3
 import statistics
 import sys
@@ -34,9 +43,11 @@ from commands.summary.build import SummaryPolicy, build  # noqa: E402
 from commands.summary.chart import render_png  # noqa: E402
 from storage import db  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
+from storage.models import TicketEventRow, TicketRow  # noqa: E402
 from storage.uow import SqlUnitOfWork  # noqa: E402
 from workflows.calendar import BusinessCalendar  # noqa: E402
 from workflows.sla import DEFAULT_POLICY  # noqa: E402
+from workflows.sla_outcomes import outcomes  # noqa: E402
 from workflows.summary import render_fitted  # noqa: E402
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # a Monday's slot
@@ -49,6 +60,7 @@ PRIORITIES = ("urgent", "high", "normal", "low")
 CATEGORIES = [f"Category {i}" for i in range(27)]
 FMT = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores DateTime on SQLite
 RUNS = 5
+SEED_VERSION = 2  # bump when seed() changes: --keep databases of older seeds are not reused
 
 
 def ts(at: datetime) -> str:
@@ -77,12 +89,15 @@ def seed(path: Path, total: int, rng: random.Random) -> None:
     year = timedelta(days=365)
     batch_t: list[tuple[Any, ...]] = []
     batch_e: list[tuple[Any, ...]] = []
+    batch_o: list[tuple[Any, ...]] = []
 
     def flush() -> None:
         con.executemany(tickets_sql, batch_t)
         con.executemany(events_sql, batch_e)
+        con.executemany(OUTCOMES_SQL, batch_o)
         batch_t.clear()
         batch_e.clear()
+        batch_o.clear()
 
     history = total
     for i in range(1, history + 1):
@@ -109,6 +124,9 @@ def seed(path: Path, total: int, rng: random.Random) -> None:
                 ),
             ]
             updated = solved + timedelta(days=2)
+            verdict = "met" if plan else "none"
+            batch_o.append((i, "first_reply", "first", verdict, ts(created), ts(solved), 0,
+                            ts(solved) if plan else None))
         else:
             status = ("new", "open", "pending")[i % 3]
             deadline = (
@@ -120,6 +138,9 @@ def seed(path: Path, total: int, rng: random.Random) -> None:
             updated = created
             if status == "new":
                 assignee = None
+            due = created + timedelta(days=1)
+            batch_o.append((i, "first_reply", "first", "open" if plan else "none", ts(created),
+                            None, 0, ts(due) if plan else None))
         batch_t.append(
             (
                 i,
@@ -228,9 +249,57 @@ def seed(path: Path, total: int, rng: random.Random) -> None:
             )
         )
     flush()
+    measure_active_day(con, start)
     con.commit()
     con.execute("ANALYZE")
     con.close()
+
+
+OUTCOMES_SQL = (
+    "INSERT OR REPLACE INTO sla_outcomes (ticket_id, metric, cycle_key, verdict, started_at, "
+    "ended_at, replied, decided_at) VALUES (?,?,?,?,?,?,?,?)"
+)
+
+
+def measure_active_day(con: sqlite3.Connection, start: datetime) -> None:
+    """Store the outcomes of the tickets active on the measured day as the bot's funnel would
+    have after their last event: measured from their logs by workflows/sla_outcomes.py."""
+    ids = [
+        i
+        for (i,) in con.execute(
+            "SELECT DISTINCT ticket_id FROM ticket_events WHERE at >= ? AND at < ? "
+            "AND kind IN ('public_reply', 'status_changed', 'sla_breached')",
+            (ts(start), ts(NOW)),
+        )
+    ]
+    con.row_factory = sqlite3.Row
+    rows: list[tuple[Any, ...]] = []
+    for i in ids:
+        t = con.execute("SELECT * FROM tickets WHERE id = ?", (i,)).fetchone()
+        ticket = TicketRow(**{k: _value(k, t[k]) for k in t.keys()}).to_domain()
+        log = [
+            TicketEventRow(**{k: _value(k, e[k]) for k in e.keys()}).to_domain()
+            for e in con.execute("SELECT * FROM ticket_events WHERE ticket_id = ?", (i,))
+        ]
+        con.execute("DELETE FROM sla_outcomes WHERE ticket_id = ?", (i,))
+        for o in outcomes(ticket, log, DEFAULT_POLICY, BusinessCalendar(), NOW):
+            rows.append((
+                o.ticket_id, o.metric.value, o.cycle_key, o.verdict.value, ts(o.started_at),
+                ts(o.ended_at) if o.ended_at else None, int(o.replied),
+                ts(o.decided_at) if o.decided_at else None,
+            ))  # fmt: skip
+    con.row_factory = None
+    con.executemany(OUTCOMES_SQL, rows)
+
+
+def _value(column: str, raw: Any) -> Any:
+    if column in ("cc_user_ids", "data"):
+        return json.loads(raw) if raw else ([] if column == "cc_user_ids" else {})
+    if column.endswith("_at") or column == "at":
+        return datetime.strptime(raw, FMT).replace(tzinfo=UTC) if raw else None
+    if column == "hold":
+        return bool(raw)
+    return raw
 
 
 class Timed:
@@ -247,8 +316,13 @@ class Timed:
             self.spent += time.perf_counter() - t0
 
 
-async def measure(path: Path) -> tuple[float, float, float, int]:
+async def measure(path: Path, *, unmeasured: bool = False) -> tuple[float, float, float, int]:
     url = f"sqlite:///{path}"
+    if unmeasured:  # as right after migration 0008: no stored outcome, all measured from logs
+        con = sqlite3.connect(path)
+        con.execute("DELETE FROM sla_outcomes")
+        con.commit()
+        con.close()
     engine = db.create_engine(url)
     sessions = db.session_factory(engine)
     policy = SummaryPolicy(site_url="http://mm", team_name="main")
@@ -281,19 +355,23 @@ async def measure(path: Path) -> tuple[float, float, float, int]:
     return statistics.median(times), metrics.spent / RUNS, chart, length
 
 
-async def main(sizes: list[int]) -> None:
+async def main(sizes: list[int], keep: Path | None = None, unmeasured: bool = False) -> None:
     print(
         f"{'tickets':>10} {'seed s':>8} {f'build ms (median of {RUNS})':>24} "
         f"{'of which SLA metrics ms':>24} {'chart png ms':>13} {'chars':>6}"
     )
     for size in sizes:
         with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "bench.db"
-            await upgrade(f"sqlite:///{path}")
-            t0 = time.perf_counter()
-            seed(path, size, random.Random(size))
-            seeded = time.perf_counter() - t0
-            build_s, metrics_s, chart_s, length = await measure(path)
+            path = (keep or Path(tmp)) / f"summary-{size}-v{SEED_VERSION}.db"
+            seeded = 0.0
+            if not path.exists():
+                await upgrade(f"sqlite:///{path}")
+                t0 = time.perf_counter()
+                seed(path, size, random.Random(size))
+                seeded = time.perf_counter() - t0
+            if unmeasured and keep is not None:  # leave the kept database as seeded
+                path = Path(shutil.copy(path, Path(tmp) / path.name))
+            build_s, metrics_s, chart_s, length = await measure(path, unmeasured=unmeasured)
             print(
                 f"{size:>10} {seeded:>8.1f} {build_s * 1000:>24.1f} {metrics_s * 1000:>24.1f} "
                 f"{chart_s * 1000:>13.0f} {length:>6}",
@@ -301,5 +379,21 @@ async def main(sizes: list[int]) -> None:
             )
 
 
+def _args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("sizes", nargs="*", type=int, default=[10_000, 100_000])
+    parser.add_argument(
+        "--keep", type=Path, default=None,
+        help="directory for the seeded databases: reused when present (seeding 1M takes minutes)",
+    )
+    parser.add_argument(
+        "--unmeasured", action="store_true",
+        help="empty sla_outcomes first (in a copy of a --keep database): every active ticket is "
+        "measured from its log, as right after migration 0008",
+    )
+    return parser.parse_args(argv)
+
+
 if __name__ == "__main__":
-    asyncio.run(main([int(a) for a in sys.argv[1:]] or [10_000, 100_000]))
+    args = _args(sys.argv[1:])
+    asyncio.run(main(args.sizes, args.keep, args.unmeasured))

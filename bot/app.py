@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -25,7 +25,7 @@ from bot.gateway import MattermostGateway
 from bot.http import build_app
 from bot.scheduling import Jobs, JobSpec
 from bot.websocket import MattermostWebsocket
-from commands import jobs, recovery, threads
+from commands import jobs, outbox, recovery, threads
 from commands.deps import Background, Deps, Desk, DeskPolicy
 from commands.directory import Directory, Group
 from commands.router import ROUTERS
@@ -49,6 +49,9 @@ from commands import metrics as metric_hooks  # observability (issue 11)
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+
+
+OUTBOX_INTERVAL = timedelta(seconds=5)  # reliability (issue 8): how often failed sends retry
 
 
 def system_clock() -> datetime:
@@ -84,6 +87,9 @@ def job_specs(s: Settings) -> list[JobSpec]:
         JobSpec("summary", commands.summary.post_scheduled,
                 cron=commands.summary.SummaryPolicy.from_settings(s).schedule.cron()),
         JobSpec("summary-catch-up", commands.summary.post_scheduled, every=every),
+        # reliability (issue 8): retries of the outbox, and what a stopped replica left behind
+        JobSpec("outbox", outbox.deliver_due, every=OUTBOX_INTERVAL),
+        JobSpec("outbox-prune", outbox.prune, cron={"hour": 3, "minute": 17}),
     ]
 
 
@@ -189,6 +195,8 @@ class SupportBot:
                 intake_per_hour=s.security.intake_per_hour),
         )
         self.jobs = Jobs(job_specs(s), self.deps)
+        if db.is_sqlite(url):  # reliability (issue 8): the file lock says nobody else delivers
+            await outbox.release_leases(self.deps, everyone=True)
         async with self.deps.uow() as uow:
             await uow.customers.replace_all(desk.customers)
             await uow.commit()
@@ -239,12 +247,25 @@ class SupportBot:
         if post.get("id"):
             self.last_post_ms = max(self.last_post_ms, int(post.get("create_at", 0)))
             with logcontext.serving(logcontext.new_request_id("ws-")):  # issue 11: log context
-                await threads.on_posted(post, str(data.get("channel_type", "")), self.deps)
+                # reliability (issue 8): a database restart delays the post, in order; the post
+                # claim makes a retry after a half-done attempt a no-op (see docs/reliability.md)
+                deps, kind = self.deps, str(data.get("channel_type", ""))
+                await db.retry_while_unavailable(lambda: threads.on_posted(post, kind, deps),
+                                                 what=f"posted event {post['id']}")
 
     async def on_resync(self) -> None:
         """A new websocket session after a gap: re-read ticket threads since the last post seen."""
         if self.deps is not None and self.last_post_ms:
-            await recovery.recover(self.deps, self.last_post_ms)
+            deps, since = self.deps, self.last_post_ms  # reliability (issue 8): retried likewise
+            await db.retry_while_unavailable(lambda: recovery.recover(deps, since),
+                                             what="websocket gap recovery")
+
+    async def _give_back_leases(self) -> None:  # reliability (issue 8)
+        assert self.deps is not None
+        try:
+            await outbox.release_leases(self.deps)
+        except Exception as exc:  # noqa: BLE001 - they expire on their own
+            log.warning("could not give back outbox leases (%s); they expire", type(exc).__name__)
 
     async def health(self) -> dict[str, bool]:
         mattermost = bool(self._ws and self._ws.is_connected)
@@ -259,6 +280,8 @@ class SupportBot:
         if self._runner is not None:
             await self._runner.shutdown()
         await self.background.drain()
+        if self.deps is not None:  # reliability (issue 8): what was in flight goes to the others
+            await self._give_back_leases()
         if self._ws is not None:
             await self._ws.stop()
         if self._ws_task is not None:

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from bot import observability  # issue 11
+from storage import db  # reliability (issue 8): is_unavailable
 
 from commands import ratelimit, replies
 from commands.actions import ACTIONS
@@ -81,8 +82,11 @@ async def report_errors(request: web.Request, handler: Handler) -> web.StreamRes
         error_id = secrets.token_hex(4)
         log.exception("database or network unavailable (%s) on %s", error_id, request.path)
         return web.json_response(_failure_body(request.path, replies.temporarily_unavailable()))
-    except Exception:
+    except Exception as exc:
         error_id = secrets.token_hex(4)
+        if db.is_unavailable(exc):  # reliability (issue 8): pool timeout, a driver's own errors
+            log.exception("database unavailable (%s) on %s", error_id, request.path)
+            return web.json_response(_failure_body(request.path, replies.temporarily_unavailable()))
         log.exception("unhandled error %s on %s", error_id, request.path)
         return web.json_response(_failure_body(request.path, replies.unexpected(error_id)))
 

@@ -2,97 +2,62 @@
 
 Public replies go out only when staff ask (Reply button, /ticket reply, the reply prefix);
 everything the customer writes comes back into the staff thread, attributed, files included.
+Both go through the outbox (commands/messages.py builds them), in order per ticket.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-from commands import replies
+from commands import messages, outbox, replies
 from commands.deps import Deps
-from commands.ports import GatewayError
+from commands.outbox import fit as fit_post  # noqa: F401  (kept for callers of the old name)
+from commands.ports import UnitOfWork
 from workflows.model import Ticket
+from workflows.outbox import Outbound, ticket_lane
 
 log = logging.getLogger(__name__)
 
 
-# security (issue 9): Mattermost refuses posts over 16383 runes, and quoting adds "> " per line,
-# so a long customer message would be lost; cut what we relay, and say so.
-POST_MAX = 16383
-TRUNCATED = "\n\n_(cut: the message was too long to relay in full)_"
+async def public_reply(uow: UnitOfWork, ticket: Ticket, author_name: str, body: str, *,
+                       key: str, file_ids: Sequence[str] = ()) -> list[Outbound]:
+    """A staff reply for the requester's thread and every CC thread (queue it with its event)."""
+    return await messages.to_customer_threads(
+        uow, ticket, replies.public_reply(ticket, author_name, body), role="public_reply",
+        key=key, files=file_ids)
 
 
-def fit_post(message: str) -> str:
-    if len(message) <= POST_MAX:
-        return message
-    return message[: POST_MAX - len(TRUNCATED)] + TRUNCATED
-
-
-@dataclass(frozen=True, slots=True)
-class Thread:
-    channel_id: str
-    root_id: str
-
-
-async def customer_threads(deps: Deps, ticket: Ticket) -> list[Thread]:
-    """The requester's thread, then one per CC'd user (their DM with the bot, rooted at the notice)."""
-    threads = []
-    if ticket.customer_channel_id and ticket.customer_root_id:
-        threads.append(Thread(ticket.customer_channel_id, ticket.customer_root_id))
-    async with deps.uow() as uow:
-        for user_id in ticket.form.cc_user_ids:
-            where = await uow.claims.get("cc_thread", f"{ticket.id}:{user_id}")
-            if where:
-                channel_id, _, root_id = where.partition(":")
-                threads.append(Thread(channel_id, root_id))
-    return threads
-
-
-async def relay_files(deps: Deps, file_ids: Sequence[str], channel_id: str) -> tuple[list[str], int]:
-    """Copy files into another channel (file ids are per channel); returns new ids and skipped count."""
-    new_ids: list[str] = []
-    skipped = 0
-    for file_id in list(file_ids)[: deps.policy.max_relay_files]:
-        try:
-            info = await deps.gateway.get_file_info(file_id)
-            if int(info.get("size", 0)) > deps.policy.max_relay_bytes:
-                skipped += 1
-                continue
-            data = await deps.gateway.get_file(file_id)
-            new_ids.append(await deps.gateway.upload_file(channel_id, str(info.get("name", "file")), data))
-        except GatewayError as exc:
-            log.warning("relaying file %s failed: %s", file_id, exc)
-            skipped += 1
-    return new_ids, skipped + max(0, len(file_ids) - deps.policy.max_relay_files)
+def staff_note(ticket: Ticket, message: str, *, role: str, key: str,
+               file_ids: Sequence[str] = ()) -> Outbound:
+    """A post in the staff thread (queue it with what caused it)."""
+    return messages.to_staff_thread(ticket, message, role=role, key=key, files=file_ids)
 
 
 async def send_public_reply(
     deps: Deps, ticket: Ticket, author_name: str, body: str, file_ids: Sequence[str] = ()
 ) -> int:
-    """Deliver a staff reply to the requester's thread and every CC thread; returns threads reached."""
-    reached = 0
-    for thread in await customer_threads(deps, ticket):
-        files, _ = await relay_files(deps, file_ids, thread.channel_id) if file_ids else ([], 0)
-        await deps.gateway.create_post(
-            thread.channel_id, fit_post(replies.public_reply(ticket, author_name, body)),
-            root_id=thread.root_id, file_ids=files,
-            props={"supportdesk_ticket": ticket.id, "supportdesk_role": "public_reply"},
-        )
-        reached += 1
-    return reached
+    """Queue and deliver a staff reply to every customer thread; returns the threads reached."""
+    assert ticket.id is not None
+    async with deps.uow() as uow:
+        queued = await public_reply(uow, ticket, author_name, body, file_ids=file_ids,
+                                    key=messages.unique(f"t{ticket.id}:reply"))
+        await outbox.queue(deps, uow, *queued)
+        await uow.commit()
+    await outbox.flush(deps, [ticket_lane(ticket.id)])
+    return len(queued)
 
 
 async def post_to_staff_thread(
-    deps: Deps, ticket: Ticket, message: str, file_ids: Sequence[str] = (), role: str = "relay"
+    deps: Deps, ticket: Ticket, message: str, file_ids: Sequence[str] = (), role: str = "relay",
+    *, key: str | None = None,
 ) -> None:
-    if not ticket.card_post_id:
-        return
-    files, skipped = await relay_files(deps, file_ids, deps.desk.support_channel_id) if file_ids else ([], 0)
-    if skipped:
-        message += "\n\n" + replies.files_skipped(skipped)
-    await deps.gateway.create_post(
-        deps.desk.support_channel_id, fit_post(message), root_id=ticket.card_post_id, file_ids=files,
-        props={"supportdesk_ticket": ticket.id, "supportdesk_role": role},
-    )
+    """Queue and deliver one staff-thread post (its own transaction; prefer `staff_note` inside
+    the change that caused it)."""
+    assert ticket.id is not None
+    note = staff_note(ticket, message, role=role, file_ids=file_ids,
+                      key=key or messages.unique(f"t{ticket.id}:{role}"))
+    async with deps.uow() as uow:
+        await outbox.queue(deps, uow, note)
+        await uow.commit()
+    await outbox.flush(deps, [ticket_lane(ticket.id)])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from commands import cards, conversation, dialogs, replies
+from commands import cards, conversation, dialogs, messages, outbox, replies
 from commands.actions import ACTIONS
 from commands.deps import Deps
 from commands.models import ActionClick, ActionResult, DialogResult, DialogSubmission
@@ -13,6 +13,7 @@ from commands.ports import GatewayError
 from commands.router import DIALOGS
 from commands.signing import BadSignature
 from workflows.model import EventKind, Ticket, TicketEvent
+from workflows.outbox import ticket_lane  # reliability (issue 8)
 
 log = logging.getLogger(__name__)
 
@@ -21,29 +22,24 @@ COMMENT_MAX = 2000
 
 
 async def ask(deps: Deps, ticket: Ticket) -> bool:
-    """Post the question in the requester's thread, once per ticket (claimed before posting)."""
+    """Queue the question for the requester's thread, once per ticket (the claim and the message
+    are stored together), and deliver it."""
     assert ticket.id is not None
     if not ticket.customer_channel_id or not ticket.customer_root_id:
         return False
-    async with deps.uow() as uow:
-        if not await uow.claims.claim("csat_asked", str(ticket.id)):
-            return False
-        await uow.commit()
     buttons = [cards.button(deps, f"csat{value}", label, ticket.id,
                             "success" if value == "good" else "danger", u=ticket.requester.user_id)
                for value, label in RATINGS.items()]
-    try:
-        await deps.gateway.create_post(
-            ticket.customer_channel_id, replies.csat_question(ticket),
-            root_id=ticket.customer_root_id,
-            props={"attachments": [{"text": "", "actions": buttons}],
-                   "supportdesk_ticket": ticket.id, "supportdesk_role": "csat"},
-        )
-    except GatewayError:
-        async with deps.uow() as uow:  # give the claim back so the next run retries
-            await uow.claims.release("csat_asked", str(ticket.id))
-            await uow.commit()
-        raise
+    question = messages.in_channel(
+        ticket.customer_channel_id, replies.csat_question(ticket), root_id=ticket.customer_root_id,
+        props={"attachments": [{"text": "", "actions": buttons}], "supportdesk_role": "csat"},
+        key=f"t{ticket.id}:csat", ticket_id=ticket.id)
+    async with deps.uow() as uow:
+        if not await uow.claims.claim("csat_asked", str(ticket.id)):
+            return False
+        await outbox.queue(deps, uow, question)
+        await uow.commit()
+    await outbox.flush(deps, [question.lane])
     return True
 
 
@@ -77,10 +73,13 @@ async def rate(deps: Deps, ticket_id: int, user_id: str, value: str, *, comment:
         await uow.events.add(TicketEvent(ticket_id, EventKind.CSAT_RATED, deps.clock(),
                                          actor_id=user_id, to_value=value,
                                          data={"text": comment} if comment else {}))
+        if ticket is not None:
+            await outbox.queue(deps, uow, conversation.staff_note(
+                ticket, replies.csat_staff_note(RATINGS[value], comment), role="csat",
+                key=messages.unique(f"t{ticket_id}:csat-rated")))
         await uow.commit()
     if ticket is not None:
-        await conversation.post_to_staff_thread(
-            deps, ticket, replies.csat_staff_note(RATINGS[value], comment), role="csat")
+        await outbox.flush(deps, [ticket_lane(ticket_id)])
 
 
 @DIALOGS.callback(dialogs.CSAT_CALLBACK)

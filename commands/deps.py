@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import secrets
+import socket
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -90,3 +93,10 @@ class Deps:
     summary: Any = None
     # security (issue 9): commands.ratelimit.Limits; None = no rate limits (unit tests)
     limits: Any = None
+    # reliability (issue 8): who holds outbox leases (one per bot, so replicas tell theirs apart)
+    instance: str = field(default_factory=lambda: instance_id())
+
+
+def instance_id() -> str:
+    """This process (and bot) among replicas: host, pid and a random part (pids are reused)."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"

@@ -17,6 +17,9 @@ from commands.router import DIALOGS, TICKET
 from commands.signing import BadSignature
 from commands import ratelimit  # security (issue 9)
 from commands import logcontext, metrics as metric_hooks  # observability (issue 11)
+from commands import outbox  # reliability (issue 8)
+from commands.announce import queue_announcement  # reliability (issue 8)
+from workflows.outbox import ticket_lane  # reliability (issue 8)
 from workflows import forms, lifecycle
 from workflows.customers import match_customer
 from workflows.model import EventKind, Form, Priority, Requester, TicketEvent, TicketForm
@@ -85,10 +88,8 @@ async def submit_intake(sub: DialogSubmission, deps: Deps) -> DialogResult:
     if (limited := _intake_limited(deps, sub.user_id, spend=True)):  # security (issue 9)
         return DialogResult.refused(limited)
     ticket_id = await store_ticket(spec.form, checked, requester, cc_ids, origin, deps)
-    if ticket_id is not None:
-        from commands.announce import announce  # local: announce imports replies heavily
-
-        deps.background.spawn(announce(ticket_id, deps), name=f"announce-{ticket_id}")
+    if ticket_id is not None:  # queued with the ticket: delivered after the answer
+        outbox.flush_soon(deps, [ticket_lane(ticket_id)])
     return DialogResult.ok()
 
 
@@ -162,6 +163,8 @@ async def store_ticket(
                                          to_value=stored.status.value))
         stored = await tickets.track_intake(deps, uow, stored, requester)  # SLA (issue 4)
         await uow.claims.set("intake", str(origin["n"]), str(stored.id))
+        # reliability (issue 8): the announcement is queued with the ticket, so accepted = announced
+        await queue_announcement(deps, uow, stored, replies.person(requester))
         await uow.commit()
     logcontext.bind_ticket(stored.id)  # observability (issue 11)
     metric_hooks.ticket_opened()  # observability (issue 11): the intake rate

@@ -8,10 +8,11 @@ from datetime import datetime, timedelta
 from commands import announce, conversation, csat, replies, tickets
 from commands.deps import Deps
 from commands.errors import UserError
-from commands.ports import GatewayError, TicketQuery
+from commands.ports import GatewayError, TicketQuery, UnitOfWork
 from workflows import lifecycle
 from workflows.lifecycle import Action
 from workflows.model import EventKind, Status, Ticket, TicketEvent
+from workflows.outbox import Outbound  # reliability (issue 8)
 
 log = logging.getLogger(__name__)
 
@@ -40,15 +41,21 @@ async def close_solved(deps: Deps, now: datetime) -> int:
         ):
             continue
         try:
-            updated, _ = await tickets.change(deps, ticket.id, lambda t: lifecycle.apply(
-                t, Action.AUTO_CLOSE, actor_id=None, at=now))
+            _, events = await tickets.change(
+                deps, ticket.id,
+                lambda t: lifecycle.apply(t, Action.AUTO_CLOSE, actor_id=None, at=now),
+                outgoing=_auto_closed_note)
         except UserError as exc:  # changed under our feet (reopened, put on hold): skip
             log.info("auto-close of #%s skipped: %s", ticket.id, exc)
             continue
-        closed += 1
-        await conversation.post_to_staff_thread(deps, updated, replies.auto_closed(updated),
-                                                role="auto_close")
+        closed += bool(events)
     return closed
+
+
+async def _auto_closed_note(uow: UnitOfWork, ticket: Ticket) -> list[Outbound]:
+    """The staff-thread note, queued with the close (once: keyed by the ticket's close)."""
+    return [conversation.staff_note(ticket, replies.auto_closed(ticket), role="auto_close",
+                                    key=f"t{ticket.id}:auto_close:{ticket.updated_at.isoformat()}")]
 
 
 async def ask_csat(deps: Deps, now: datetime) -> int:

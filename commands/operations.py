@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from commands import replies, threads, tickets
-from commands.conversation import post_to_staff_thread
+from commands import conversation, messages  # reliability (issue 8): the outbox
+from commands.ports import UnitOfWork
+from workflows.outbox import Outbound
 from commands.deps import Deps
 from commands.errors import UserError
 from workflows import lifecycle
@@ -73,9 +75,9 @@ async def reply(deps: Deps, ticket_id: int, actor_id: str, body: str) -> Ticket:
         raise UserError(lifecycle.TicketClosed(ticket.status, Action.REOPEN, ticket_id=ticket_id).explain())
     if not ticket.customer_root_id:
         raise UserError(replies.NO_CUSTOMER_THREAD)
-    await threads.deliver_reply(deps, ticket, actor_id, body)
     author = replies.person(await deps.gateway.get_user(actor_id))
-    await post_to_staff_thread(deps, ticket, replies.reply_sent_copy(author, body), role="reply_copy")
+    copy = replies.reply_sent_copy(author, body)
+    await threads.deliver_reply(deps, ticket, actor_id, body, staff_copy=copy)
     return ticket
 
 
@@ -87,10 +89,16 @@ async def note(deps: Deps, ticket_id: int, actor_id: str, body: str) -> Ticket:
     _check_length(body)  # security (issue 9)
     ticket = acting.ticket
     assert ticket.id is not None
-    await tickets.record(deps, TicketEvent(ticket.id, EventKind.INTERNAL_NOTE, deps.clock(),
-                                           actor_id=actor_id, data={"text": body[:4000]}))
     author = replies.person(await deps.gateway.get_user(actor_id))
-    await post_to_staff_thread(deps, ticket, replies.note_copy(author, body), role="note")
+    copy = conversation.staff_note(ticket, replies.note_copy(author, body), role="note",
+                                   key=messages.unique(f"t{ticket.id}:note"))
+
+    async def outgoing(uow: UnitOfWork, current: Ticket) -> list[Outbound]:
+        return [copy]
+
+    await tickets.record(deps, TicketEvent(ticket.id, EventKind.INTERNAL_NOTE, deps.clock(),
+                                           actor_id=actor_id, data={"text": body[:4000]}),
+                         ticket=ticket, outgoing=outgoing)
     return ticket
 
 

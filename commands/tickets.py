@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from commands import cards
+from commands import messages, outbox  # reliability (issue 8)
 from commands.deps import Deps
 from commands.errors import UserError
-from commands.ports import GatewayError, UnitOfWork
+from commands.ports import UnitOfWork
 from workflows import sla_watch, text  # sla_watch: SLA (issue 4)
+from commands import sla_outcomes  # summary perf (issue 10): stored SLA outcomes
 from commands import logcontext, metrics as metric_hooks  # observability (issue 11)
 from workflows.lifecycle import InvalidTransition
 from workflows.model import Ticket, TicketEvent
+from workflows.outbox import Outbound, ticket_lane  # reliability (issue 8)
 from workflows.permissions import NOT_FOUND_OR_NOT_YOURS, NotPermitted, Permission, Role, require
 
 log = logging.getLogger(__name__)
@@ -55,10 +57,20 @@ async def load(deps: Deps, ticket_id: int, user_id: str, permission: Permission)
     return Acting(ticket, roles)
 
 
-async def change(deps: Deps, ticket_id: int, how: Change) -> tuple[Ticket, list[TicketEvent]]:
-    """Apply a pure change under a row lock, log its events, commit, then refresh the card."""
+Outgoing = Callable[[UnitOfWork, Ticket], Awaitable[Sequence[Outbound]]]
+
+
+async def change(deps: Deps, ticket_id: int, how: Change, *, claim: tuple[str, str] | None = None,
+                 outgoing: Outgoing | None = None) -> tuple[Ticket, list[TicketEvent]]:
+    """Apply a pure change under a row lock, log its events, queue the card's refresh and the
+    `outgoing` messages (built from the changed ticket) in the same transaction, commit, deliver.
+
+    With `claim` (e.g. ("post", id)) the change happens once: a second call changes nothing.
+    """
     logcontext.bind_ticket(ticket_id)  # observability (issue 11): log lines name the ticket
     async with deps.uow() as uow:
+        if claim is not None and not await uow.claims.claim(*claim):
+            return await _unchanged(uow, ticket_id)
         current = await uow.tickets.get_for_update(ticket_id)
         if current is None:
             raise UserError(f"There is no ticket #{ticket_id}.")
@@ -69,11 +81,30 @@ async def change(deps: Deps, ticket_id: int, how: Change) -> tuple[Ticket, list[
         events = list(events)
         if events or updated != current:
             updated = await track_sla(deps, uow, updated, events)  # SLA (issue 4)
+            await sla_outcomes.track_change(deps, uow, updated, events)  # summary perf (issue 10)
             await save(uow, updated, events)
-            await uow.commit()
-    if events:
-        await refresh_card(deps, updated)
+        queued = await _queue(deps, uow, updated, refresh=bool(events),
+                              outgoing=outgoing if events else None)
+        await uow.commit()
+    if queued:
+        await outbox.flush(deps, [ticket_lane(ticket_id)])
     return updated, events
+
+
+async def _unchanged(uow: UnitOfWork, ticket_id: int) -> tuple[Ticket, list[TicketEvent]]:
+    ticket = await uow.tickets.get(ticket_id)
+    if ticket is None:
+        raise UserError(f"There is no ticket #{ticket_id}.")
+    return ticket, []
+
+
+async def _queue(deps: Deps, uow: UnitOfWork, ticket: Ticket, *, refresh: bool,
+                 outgoing: Outgoing | None) -> bool:
+    """reliability (issue 8): what the change sends goes into the outbox with the change."""
+    queued = await messages.queue_card_refresh(deps, uow, ticket) if refresh else False
+    if outgoing is not None:
+        queued = bool(await outbox.queue(deps, uow, *await outgoing(uow, ticket))) or queued
+    return queued
 
 
 async def save(uow: UnitOfWork, ticket: Ticket, events: Sequence[TicketEvent]) -> None:
@@ -82,33 +113,42 @@ async def save(uow: UnitOfWork, ticket: Ticket, events: Sequence[TicketEvent]) -
         await uow.events.add(event)
 
 
-async def record(deps: Deps, *events: TicketEvent) -> None:
-    """Log events that change nothing else (notes, messages, replies)."""
+async def record(deps: Deps, *events: TicketEvent, ticket: Ticket | None = None,
+                 claim: tuple[str, str] | None = None,
+                 outgoing: Outgoing | None = None) -> bool:
+    """Log events that change nothing else (notes, messages, replies), with the messages they
+    send (`outgoing`, built for `ticket`); with `claim`, once. False if the claim was taken."""
     if events:
         logcontext.bind_ticket(events[0].ticket_id)  # observability (issue 11)
+    queued = False
     async with deps.uow() as uow:
+        if claim is not None and not await uow.claims.claim(*claim):
+            return False
         locked = await _lock_for_sla(deps, uow, events)  # SLA (issue 4): lock before FK inserts
         for event in events:
             await uow.events.add(event)
         moved = await _track_recorded(deps, uow, locked)  # SLA (issue 4)
+        await sla_outcomes.track_stored(deps, uow, locked)  # summary perf (issue 10)
+        for changed in moved:  # SLA (issue 4): the card's deadline line changed
+            queued = await messages.queue_card_refresh(deps, uow, changed) or queued
+        if outgoing is not None and ticket is not None:
+            queued = bool(await outbox.queue(deps, uow, *await outgoing(uow, ticket))) or queued
         await uow.commit()
     metric_hooks.events_recorded(events)  # observability (issue 11): pages and breaches
-    for ticket in moved:  # SLA (issue 4): the card's deadline line changed
-        await refresh_card(deps, ticket)
+    if queued:
+        await outbox.flush(deps, [ticket_lane(events[0].ticket_id)] if events else None)
+    return True
 
 
 async def refresh_card(deps: Deps, ticket: Ticket) -> None:
     """Edit the card in place (never re-post) so the channel shows the ticket as it is now."""
-    if ticket.card_post_id is None:
+    if ticket.id is None:
         return
-    try:
-        names = await cards.names_for(deps, ticket)
-        sla = await cards.sla_line(deps, ticket)  # SLA (issue 4)
-        escalation = await cards.open_escalation(deps, ticket)  # escalation (issue 6)
-        message, props = cards.render(deps, ticket, names, sla=sla, escalation=escalation)
-        await deps.gateway.update_post(ticket.card_post_id, message, props)
-    except GatewayError as exc:
-        log.warning("refreshing the card of #%s failed: %s", ticket.id, exc)
+    async with deps.uow() as uow:
+        queued = await messages.queue_card_refresh(deps, uow, ticket)
+        await uow.commit()
+    if queued:
+        await outbox.flush(deps, [ticket_lane(ticket.id)])
 
 
 # --- SLA (issue 4): keep tickets.next_deadline_at in step with the event log ------------------
@@ -128,6 +168,7 @@ async def track_intake(deps: Deps, uow: UnitOfWork, ticket: Ticket, requester: d
     tracked = await deps.sla.track(uow, deps.gateway, ticket, (), deps.clock())
     if tracked.next_deadline_at != ticket.next_deadline_at:
         await uow.tickets.save(tracked)
+    await sla_outcomes.track(deps, uow, tracked)  # summary perf (issue 10): the first wait
     return tracked
 
 

@@ -90,6 +90,15 @@ class SqlEscalationRepository:
         row.update_from(escalation)
         await self._session.flush()
 
+    async def get(self, escalation_id: int, *, for_update: bool = False) -> Escalation | None:
+        """One escalation by id, open or closed (row-locked on PostgreSQL with for_update);
+        outbox (issue 8): the SET card renders and records its own escalation at delivery."""
+        stmt = select(EscalationRow).where(EscalationRow.id == escalation_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        row = await self._session.scalar(stmt.execution_options(populate_existing=True))
+        return row.to_domain() if row else None
+
     async def open_for(self, ticket_id: int, *, for_update: bool = False) -> Escalation | None:
         """The ticket's open escalation (row-locked on PostgreSQL with for_update)."""
         stmt = select(EscalationRow).where(EscalationRow.ticket_id == ticket_id,

@@ -203,11 +203,20 @@ class SqlEventRepository:
         return [row.to_domain() for row in await self._session.scalars(stmt)]
 
 
+CUSTOMERS_LOCK_KEY = 0x5355_5050_4355  # replicas (issue 8): "SUPPCU", any fixed bigint
+
+
 class SqlCustomerRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
     async def replace_all(self, customers: Sequence[Customer]) -> None:
+        # --- replicas (issue 8): replicas starting together replace the list in turn; without
+        # the lock the second one's DELETE misses the first one's new rows and its INSERT fails
+        # on pk_customers (found by tests/reliability/test_replicas.py). Held until commit.
+        if _dialect(self._session) == "postgresql":
+            await self._session.execute(select(func.pg_advisory_xact_lock(CUSTOMERS_LOCK_KEY)))
+        # --- end replicas ---
         await self._session.execute(delete(CustomerRow))
         self._session.add_all(CustomerRow.from_domain(c) for c in customers)
         await self._session.flush()

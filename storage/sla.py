@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import ClaimRow, TicketEventRow, TicketRow
@@ -59,3 +59,40 @@ class SqlSlaRepository:
                 ClaimRow.kind == ZONE_KIND, ClaimRow.key.in_([str(i) for i in chunk]))
             out.update({int(k): v for k, v in await self._session.execute(stmt)})
         return out
+
+    # --- the SLA check's write transaction (one per batch of due tickets) ----------------------
+    async def lock_due(self, ids: Sequence[int], before: datetime) -> list[Ticket]:
+        """These tickets that are still due at `before`, read as stored now and locked until the
+        unit of work ends. PostgreSQL: FOR UPDATE SKIP LOCKED (a ticket another transaction is
+        changing right now is left to the next run). SQLite: the rows are first touched, which
+        starts the write transaction and takes the database's write lock before reading."""
+        if not ids:
+            return []
+        wanted = (TicketRow.id.in_(sorted(set(ids))), TicketRow.next_deadline_at <= before)
+        stmt = select(TicketRow).where(*wanted).order_by(TicketRow.id)
+        if self._session.bind is not None and self._session.bind.dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        else:
+            await self._session.execute(
+                update(TicketRow.__table__).where(*wanted)
+                .values(next_deadline_at=TicketRow.__table__.c.next_deadline_at))
+        stmt = stmt.execution_options(populate_existing=True)
+        return [row.to_domain() for row in await self._session.scalars(stmt)]
+
+    async def add_events(self, events: Sequence[TicketEvent]) -> None:
+        """Log many events in one statement (nothing reads their ids back)."""
+        if events:
+            await self._session.execute(
+                insert(TicketEventRow.__table__),
+                [{"ticket_id": e.ticket_id, "kind": e.kind.value, "at": e.at,
+                  "actor_id": e.actor_id, "from_value": e.from_value, "to_value": e.to_value,
+                  "data": dict(e.data)} for e in events])
+
+    async def set_deadlines(self, deadlines: dict[int, datetime | None]) -> None:
+        """Store each ticket's next SLA instant (the tickets are locked by `lock_due`)."""
+        if deadlines:
+            table = TicketRow.__table__
+            await self._session.execute(
+                update(table).where(table.c.id == bindparam("tid"))
+                .values(next_deadline_at=bindparam("at")),
+                [{"tid": tid, "at": at} for tid, at in deadlines.items()])

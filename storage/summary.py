@@ -1,23 +1,65 @@
-"""Read-only queries for the daily summary. Every query is bounded by the period's activity or by
-the current backlog (served by an index), never by total history: counts are grouped in SQL and
-lists are capped with LIMIT."""
+"""Read-only queries for the daily summary. Every query is bounded by the period's activity, never
+by total history or by the size of the backlog: lists are LIMIT walks of an index, and counts that
+would otherwise scan the backlog or weeks of events read small tables kept by triggers
+(migration 0008): tickets per (status, priority, unassigned), events per (hour, kind, values)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import Boolean, Index, Integer, String, Text, and_, case, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Mapped, aliased, mapped_column
 
-from storage.models import TicketEventRow, TicketRow
+from storage.models import Base, TicketEventRow, TicketRow, UtcDateTime
 from workflows.model import Status, Ticket, TicketEvent
 
 ACTIVE = (Status.NEW.value, Status.OPEN.value, Status.PENDING.value)
 WAITING_ON_US = (Status.NEW.value, Status.OPEN.value)  # SLA clocks run; Pending pauses them
 IN_CHUNK = 500  # ids per IN (...) list
+HOUR = timedelta(hours=1)
+COUNTED_KINDS = ("opened", "reopened", "sla_breached", "status_changed")  # summary_event_hours
+
+
+# --- counts kept by triggers (issue 10; migration 0008 creates the triggers and fills them) -----
+class TicketCountRow(Base):
+    """How many tickets are in each (status, priority, unassigned) cell. Spread over `shard`
+    (ticket id % 8) so that concurrent writers on PostgreSQL rarely wait on the same row."""
+
+    __tablename__ = "summary_ticket_counts"
+
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    priority: Mapped[str] = mapped_column(String(16), primary_key=True)
+    unassigned: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    shard: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    n: Mapped[int] = mapped_column(Integer)
+
+
+class EventHourRow(Base):
+    """How many events of COUNTED_KINDS each UTC hour has, by (kind, from_value, to_value); ''
+    stands for a missing value. Feeds the chart's 14 days without reading their events."""
+
+    __tablename__ = "summary_event_hours"
+
+    hour: Mapped[datetime] = mapped_column(UtcDateTime, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    from_value: Mapped[str] = mapped_column(Text, primary_key=True)
+    to_value: Mapped[str] = mapped_column(Text, primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
+
+
+UNASSIGNED = "assignee_id IS NULL"
+# The oldest unassigned tickets of one status: a LIMIT walk, however many there are.
+Index(
+    "ix_tickets_unassigned_status_created_at",
+    TicketRow.status,
+    TicketRow.created_at,
+    TicketRow.id,
+    sqlite_where=text(UNASSIGNED),
+    postgresql_where=text(UNASSIGNED),
+)
 
 
 class SqlSummaryRepository:
@@ -83,18 +125,33 @@ class SqlSummaryRepository:
         return sorted(events, key=lambda e: (e.at, e.id or 0))
 
     async def backlog(self) -> dict[tuple[str, str], int]:
-        """(status, priority) -> count for New, Open and Pending (index-only)."""
+        """(status, priority) -> count for New, Open and Pending (summary_ticket_counts)."""
+        c = TicketCountRow
         stmt = (
-            select(TicketRow.status, TicketRow.priority, func.count())
-            .where(TicketRow.status.in_(ACTIVE))
-            .group_by(TicketRow.status, TicketRow.priority)
+            select(c.status, c.priority, func.sum(c.n))
+            .where(c.status.in_(ACTIVE))
+            .group_by(c.status, c.priority)
         )
-        return {(s, p): n for s, p, n in await self._session.execute(stmt)}
+        return {(s, p): int(n) for s, p, n in await self._session.execute(stmt) if n}
 
     async def unassigned(self, limit: int) -> tuple[int, list[Ticket]]:
-        """Active tickets nobody holds: how many, and the oldest first."""
-        where = and_(TicketRow.assignee_id.is_(None), TicketRow.status.in_(ACTIVE))
-        return await self._counted(where, (TicketRow.created_at, TicketRow.id), limit)
+        """Active tickets nobody holds: how many (summary_ticket_counts), and the oldest first
+        (a LIMIT walk of ix_tickets_unassigned_status_created_at per status, merged)."""
+        c = TicketCountRow
+        total = await self._session.scalar(
+            select(func.sum(c.n)).where(c.status.in_(ACTIVE), c.unassigned.is_(True))
+        )
+        found: list[Ticket] = []
+        for status in ACTIVE:
+            stmt = (
+                select(TicketRow)
+                .where(TicketRow.status == status, text(UNASSIGNED))
+                .order_by(TicketRow.created_at, TicketRow.id)
+                .limit(limit)
+            )
+            found += [row.to_domain() for row in await self._session.scalars(stmt)]
+        found.sort(key=lambda t: (t.created_at, t.id or 0))
+        return int(total or 0), found[:limit]
 
     async def overdue(self, now: datetime, limit: int) -> tuple[int, list[Ticket]]:
         """New/Open tickets whose next deadline has passed, most overdue first (deadline index)."""
@@ -146,9 +203,57 @@ class SqlSummaryRepository:
         return [row.to_domain() for row in await self._session.scalars(stmt)]
 
     async def pending_since(self, before: datetime, limit: int) -> tuple[int, list[Ticket]]:
-        """Pending tickets untouched since `before` (updated_at), oldest first."""
-        where = and_(TicketRow.status == Status.PENDING.value, TicketRow.updated_at < before)
-        return await self._counted(where, (TicketRow.updated_at, TicketRow.id), limit)
+        """Pending tickets untouched since `before` (updated_at), oldest first. Counted as all
+        Pending (summary_ticket_counts) less those touched since `before` (a short index range)."""
+        pending = Status.PENDING.value
+        c = TicketCountRow
+        every = await self._session.scalar(select(func.sum(c.n)).where(c.status == pending))
+        recent = await self._session.scalar(
+            select(func.count())
+            .select_from(TicketRow)
+            .where(TicketRow.status == pending, TicketRow.updated_at >= before)
+        )
+        rows = await self._session.scalars(
+            select(TicketRow)
+            .where(TicketRow.status == pending, TicketRow.updated_at < before)
+            .order_by(TicketRow.updated_at, TicketRow.id)
+            .limit(limit)
+        )
+        return int(every or 0) - int(recent or 0), [row.to_domain() for row in rows]
+
+    async def event_counts_per_day(
+        self, days: Sequence[tuple[datetime, datetime]], kinds: Iterable[str]
+    ) -> list[list[tuple[str, str | None, str | None, int]]]:
+        """event_counts() for each of several consecutive periods (the chart's days), in one
+        grouped read of summary_event_hours for the whole hours inside them, plus the log for
+        the parts of an hour at their edges (a day ending now; zones off the UTC hour)."""
+        kinds = sorted(set(kinds))
+        if not set(kinds) <= set(COUNTED_KINDS):
+            raise ValueError(f"only {COUNTED_KINDS} are counted by hour, not {kinds}")
+        out: list[dict[tuple[str, str | None, str | None], int]] = [{} for _ in days]
+        inner = [(_ceil_hour(a), _floor_hour(b)) for a, b in days]
+        h = EventHourRow
+        whens = [(and_(h.hour >= a, h.hour < b), i) for i, (a, b) in enumerate(inner) if a < b]
+        if whens:
+            day = case(*whens, else_=-1).label("day")
+            stmt = (
+                select(day, h.kind, h.from_value, h.to_value, func.sum(h.n))
+                .where(h.hour >= min(lo for lo, _ in inner), h.hour < max(hi for _, hi in inner),
+                       h.kind.in_(kinds))
+                .group_by(day, h.kind, h.from_value, h.to_value)
+            )
+            for i, kind, before, after, n in await self._session.execute(stmt):
+                if i >= 0 and n:
+                    key = (kind, before or None, after or None)
+                    out[i][key] = out[i].get(key, 0) + int(n)
+        for i, ((start, end), (lo, hi)) in enumerate(zip(days, inner, strict=True)):
+            edges = [(start, end)] if lo >= hi else [(start, lo), (hi, end)]
+            for a, b in edges:
+                if a < b:
+                    for kind, before, after, n in await self.event_counts(a, b, kinds):
+                        key = (kind, before, after)
+                        out[i][key] = out[i].get(key, 0) + n
+        return [[(*k, n) for k, n in sorted(d.items(), key=str)] for d in out]
 
     async def tickets(self, ids: Iterable[int]) -> dict[int, Ticket]:
         out: dict[int, Ticket] = {}
@@ -209,6 +314,16 @@ class SqlSummaryRepository:
             select(TicketRow).where(where).order_by(*order).limit(limit)
         )
         return int(total or 0), [row.to_domain() for row in rows]
+
+
+def _floor_hour(at: datetime) -> datetime:
+    at = at.astimezone(UTC)
+    return at.replace(minute=0, second=0, microsecond=0)
+
+
+def _ceil_hour(at: datetime) -> datetime:
+    floor = _floor_hour(at)
+    return floor if floor == at else floor + HOUR
 
 
 def _aware(at: datetime | str) -> datetime:

@@ -15,8 +15,11 @@ from storage.repositories import (
 from storage.sla import SqlSlaRepository  # SLA (issue 4)
 from storage.oncall import SqlOncallRepository  # on-call (issue 5)
 from storage.summary import SqlSummaryRepository  # summary (issue 7)
+from storage.sla_outcomes import SqlSlaOutcomeRepository  # summary perf (issue 10)
 from storage.transfer import SqlTransferRepository  # export/import (issue 11)
 from storage.escalation import SqlEscalationRepository  # escalation (issue 6)
+from storage.outbox import SqlOutboxRepository  # reliability (issue 8)
+from storage.leases import SqlLeaseRepository  # replicas (issue 8): job leases
 
 
 class SqlUnitOfWork:
@@ -63,6 +66,13 @@ class SqlUnitOfWork:
         return SqlSummaryRepository(self.session)
     # --- end summary ---
 
+    # --- summary perf (issue 10) ---
+    @property
+    def sla_outcomes(self) -> SqlSlaOutcomeRepository:
+        """Stored reply waits, for the summary's period metrics (storage/sla_outcomes.py)."""
+        return SqlSlaOutcomeRepository(self.session)
+    # --- end summary perf ---
+
     # --- export/import and metrics (issue 11) ---
     @property
     def transfer(self) -> SqlTransferRepository:
@@ -76,6 +86,20 @@ class SqlUnitOfWork:
         """Escalations to SET, one open per ticket (storage/escalation.py)."""
         return SqlEscalationRepository(self.session)
     # --- end escalation ---
+
+    # --- reliability (issue 8) ---
+    @property
+    def outbox(self) -> SqlOutboxRepository:
+        """Outbound messages queued with the change that caused them (storage/outbox.py)."""
+        return SqlOutboxRepository(self.session)
+    # --- end reliability ---
+
+    # --- replicas (issue 8) ---
+    @property
+    def leases(self) -> SqlLeaseRepository:
+        """Cluster-wide leases of scheduled jobs' slots (storage/leases.py, bot/scheduling.py)."""
+        return SqlLeaseRepository(self.session)
+    # --- end replicas ---
 
     async def __aenter__(self) -> Self:
         session = self._sessions()

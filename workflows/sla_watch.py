@@ -39,12 +39,18 @@ def claim_key(n: SlaNotice) -> str:
     return f"{n.ticket_id}:{n.metric.value}:{n.cycle_key}:{n.state.value}"
 
 
-def notice_event(n: SlaNotice, at: datetime, post_id: str | None = None) -> TicketEvent:
-    """The log entry recording that a notice was posted."""
+def outbox_key(n: SlaNotice) -> str:
+    """The notice's outbox message key (unique: queueing it twice keeps one message)."""
+    return f"t{n.ticket_id}:sla:{claim_key(n)}"
+
+
+def notice_event(n: SlaNotice, at: datetime, key: str | None = None) -> TicketEvent:
+    """The log entry recording that a notice was sent (queued with it; `key`: its outbox key;
+    notices posted before the outbox carry a `post_id` instead)."""
     assert n.ticket_id is not None
     data = {"metric": n.metric.value, "cycle": n.cycle_key, "due_at": n.at.isoformat()}
-    if post_id:
-        data["post_id"] = post_id
+    if key:
+        data["key"] = key
     return TicketEvent(n.ticket_id, NOTICE_EVENT[n.state], at, to_value=n.metric.value, data=data)
 
 
@@ -68,6 +74,14 @@ def watch_at(report: SlaReport, already: set[NoticeKey]) -> datetime | None:
     pending = [n.at for n in owed(report, already)]
     upcoming = next_deadline(report)
     return min([*pending, *([upcoming] if upcoming else [])], default=None)
+
+
+def settle(report: SlaReport, events: Iterable[TicketEvent]) -> tuple[list[SlaNotice], datetime | None]:
+    """What the scheduled check does for a due ticket: the notices it owes (to send and log now),
+    and when to look again once they are logged."""
+    already = sent(events)
+    owe = owed(report, already)
+    return owe, watch_at(report, already | {notice_key(n) for n in owe})
 
 
 def headline(report: SlaReport) -> tuple[Metric, State, datetime] | None:

@@ -1,7 +1,10 @@
 """The paging check (a scheduled job), acknowledgement and resolution of pages.
 
-The decision is pure (workflows/paging.py); this module only sequences I/O around it:
-claim the page's row first (the unique (ticket, round, level) key), then send, then log.
+The decision is pure (workflows/paging.py); this module only sequences I/O around it. A page's
+row (the unique (ticket, round, level) claim), its PAGED event, the DM and the staff-thread
+@mention are stored in ONE transaction, the messages in the ticket's outbox lane (issue 8): a
+crash or a Mattermost outage anywhere neither loses the page nor sends it twice. The DM and the
+@channel alert are rendered at delivery, so they link the ticket card even if it was posted late.
 """
 
 from __future__ import annotations
@@ -9,31 +12,40 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict
 from datetime import datetime
+from typing import Any
 
-from commands import cards, tickets
+from commands import cards, conversation, messages, outbox, tickets
+from commands import metrics as metric_hooks
 from commands import replies as desk_replies
-from commands.conversation import post_to_staff_thread
 from commands.deps import Deps
 from commands.errors import UserError
 from commands.oncall import replies
 from commands.oncall.service import OncallService, on_call_now
-from commands.ports import GatewayError
+from commands.ports import GatewayError, UnitOfWork
 from workflows import lifecycle, text
 from workflows.lifecycle import Action
 from workflows.model import EventKind, Status, Ticket, TicketEvent
 from workflows.oncall import (
     CHANNEL,
+    Level,
     PageDecision,
+    PageReason,
     PageState,
     pagerduty_event,
     pages_due,
 )
+from workflows.outbox import DM, Outbound, ticket_lane
 from workflows.paging import PagerDutyAction
 from workflows.permissions import Permission
 
 log = logging.getLogger(__name__)
 
 FINISHED = (Status.SOLVED, Status.CLOSED)
+
+
+def page_key(ticket_id: int, round_: int, level: str) -> str:
+    """The outbox key of a page (its DM, or the @channel alert): one per claimed page row."""
+    return f"t{ticket_id}:page:{round_}:{level}"
 
 
 async def check_oncall(deps: Deps, now: datetime) -> int:
@@ -64,46 +76,86 @@ async def check_oncall(deps: Deps, now: datetime) -> int:
 
 async def _page(deps: Deps, service: OncallService, ticket: Ticket, decision: PageDecision,
                 now: datetime) -> int:
+    """Claim the page and queue what it sends, together; then deliver. 0 if someone else did."""
     assert ticket.id is not None
     level = str(decision.level)
-    async with deps.uow() as uow:
-        first_of_episode = not await uow.oncall.open_pages(ticket.id)
-        claimed = await uow.oncall.claim_page(ticket.id, decision.round, level, decision.user, now)
-        await uow.commit()
-    if not claimed:  # another check or replica got there first
-        return 0
-    try:
-        if decision.level == CHANNEL:
-            await _alert_channel(deps, service, ticket, decision)
-            delivered = True
+    user_id: str | None = None
+    if decision.level != CHANNEL:
+        assert decision.user is not None
+        try:
+            user = await service.user(deps.gateway, decision.user, now)
+        except GatewayError as exc:  # nothing claimed yet: the next check pages
+            log.warning("page %s for #%s not sent (will retry): %s", decision.key, ticket.id, exc)
+            return 0
+        if user is None:  # a misconfigured rota: claim it anyway, so the chain moves on in time
+            log.error("on-call: no Mattermost user @%s to page about #%s", decision.user,
+                      ticket.id)
         else:
-            delivered = await _page_person(deps, service, ticket, decision, now)
-    except GatewayError as exc:
-        log.warning("page %s for #%s not sent (will retry): %s", decision.key, ticket.id, exc)
-        async with deps.uow() as uow:
-            await uow.oncall.release_page(ticket.id, decision.round, level)
-            await uow.commit()
-        return 0
-    await tickets.record(deps, TicketEvent(
+            user_id = str(user["id"])
+    delivered = decision.level == CHANNEL or user_id is not None
+    event = TicketEvent(
         ticket.id, EventKind.PAGED, now, to_value=level,
         data={"round": decision.round, "level": level, "user": decision.user,
               "reason": decision.reason.value, "delivered": delivered},
-    ))
+    )
+    async with deps.uow() as uow:
+        first_of_episode = not await uow.oncall.open_pages(ticket.id)
+        if not await uow.oncall.claim_page(ticket.id, decision.round, level, decision.user, now):
+            return 0  # another check or replica got there first (nothing is queued twice)
+        current = await uow.tickets.get(ticket.id) or ticket
+        await uow.events.add(event)
+        await outbox.queue(deps, uow, *_page_messages(current, decision, user_id))
+        await uow.commit()
+    metric_hooks.events_recorded([event])  # observability (issue 11): pages fired
     log.info("paged %s about #%s (%s, round %s, %s)", decision.user or "the channel", ticket.id,
              level, decision.round, decision.reason.value)
+    await outbox.flush(deps, [ticket_lane(ticket.id)])
     if first_of_episode:
         send_webhook(deps, "trigger", ticket)
     return 1
 
 
-async def _page_person(deps: Deps, service: OncallService, ticket: Ticket,
-                       decision: PageDecision, now: datetime) -> bool:
-    """A DM with the card's facts and the buttons, then an @mention in the staff thread."""
-    assert ticket.id is not None and decision.user is not None
-    user = await service.user(deps.gateway, decision.user, now)
-    if user is None:  # a misconfigured rota: keep the claim, so the chain moves on in time
-        log.error("on-call: no Mattermost user @%s to page about #%s", decision.user, ticket.id)
-        return False
+def _page_messages(ticket: Ticket, decision: PageDecision, user_id: str | None) -> list[Outbound]:
+    """What a page sends: the @channel alert; or the DM and the staff-thread @mention (nothing
+    for a rota name with no Mattermost user)."""
+    assert ticket.id is not None
+    tid, level = ticket.id, str(decision.level)
+    key = page_key(tid, decision.round, level)
+    args: dict[str, Any] = {"ticket": tid, "round": decision.round, "level": level,
+                            "user": decision.user, "reason": decision.reason.value}
+    if decision.level == CHANNEL:
+        return [Outbound(key, ticket_lane(tid), channel="support", render="oncall_channel",
+                         props={"supportdesk_role": "page_channel"}, args=args, ticket_id=tid)]
+    if user_id is None:
+        return []
+    assert decision.user is not None
+    return [
+        Outbound(key, ticket_lane(tid), channel=DM + user_id, render="oncall_page",
+                 props={"supportdesk_role": "page"}, args=args, ticket_id=tid),
+        conversation.staff_note(ticket, replies.staff_thread_page(decision.user, decision),
+                                role="page", key=f"{key}:mention"),
+    ]
+
+
+def _decision(args: dict[str, Any]) -> PageDecision:
+    level = str(args["level"])
+    return PageDecision(int(args["ticket"]), CHANNEL if level == CHANNEL else Level(level),
+                        int(args["round"]), args.get("user"), PageReason(str(args["reason"])))
+
+
+async def _current(deps: Deps, message: Outbound) -> Ticket | None:
+    async with deps.uow() as uow:
+        return await uow.tickets.get(int(message.args["ticket"]))
+
+
+@outbox.renderer("oncall_page")
+async def _render_page(deps: Deps, message: Outbound) -> tuple[str, dict[str, Any]] | None:
+    """The page DM as the ticket is at delivery: why, the card's facts, the buttons."""
+    ticket = await _current(deps, message)
+    if ticket is None or ticket.id is None:
+        return None
+    service: OncallService | None = deps.oncall
+    now = deps.clock()
     names = await cards.names_for(deps, ticket)
     fields = desk_replies.card_fields(
         ticket, requester_name=names.get(ticket.requester.user_id, ticket.requester.username),
@@ -112,30 +164,25 @@ async def _page_person(deps: Deps, service: OncallService, ticket: Ticket,
         age=text.format_age(ticket.created_at, now),
     )
     card = ticket.card_post_id
-    link = service.permalink(deps.desk.team_name, card) if card else ""  # no card yet: no link
-    message, props = replies.page_dm(ticket, decision, fields, link)
+    link = service.permalink(deps.desk.team_name, card) if card and service else ""
+    body, props = replies.page_dm(ticket, _decision(dict(message.args)), fields, link)
     props["attachments"][0]["actions"] = [
         cards.button(deps, "ack", "Acknowledge", ticket.id, "primary"),
         cards.button(deps, "viewticket", "View ticket", ticket.id),
     ]
-    channel_id = await deps.gateway.direct_channel(str(user["id"]))
-    await deps.gateway.create_post(channel_id, message, props=props)
-    try:
-        mention = replies.staff_thread_page(decision.user, decision)
-        await post_to_staff_thread(deps, ticket, mention, role="page")
-    except GatewayError as exc:  # the DM went out: the page counts
-        log.warning("staff-thread mention of the page for #%s failed: %s", ticket.id, exc)
-    return True
+    return body, props
 
 
-async def _alert_channel(deps: Deps, service: OncallService, ticket: Ticket,
-                         decision: PageDecision) -> None:
+@outbox.renderer("oncall_channel")
+async def _render_channel_alert(deps: Deps,
+                                message: Outbound) -> tuple[str, dict[str, Any]] | None:
     """After the last round: @channel in ~Customer Support (everyone, not only who is online)."""
-    link = service.permalink(deps.desk.team_name, ticket.card_post_id or "")
-    await deps.gateway.create_post(
-        deps.desk.support_channel_id, replies.channel_alert(ticket, decision.round, link),
-        props={"supportdesk_ticket": ticket.id, "supportdesk_role": "page_channel"},
-    )
+    ticket = await _current(deps, message)
+    if ticket is None:
+        return None
+    service: OncallService | None = deps.oncall
+    link = service.permalink(deps.desk.team_name, ticket.card_post_id or "") if service else ""
+    return replies.channel_alert(ticket, int(message.args["round"]), link), {}
 
 
 async def acknowledge(deps: Deps, ticket_id: int, user_id: str) -> str:
@@ -143,6 +190,7 @@ async def acknowledge(deps: Deps, ticket_id: int, user_id: str) -> str:
     acting = await tickets.load(deps, ticket_id, user_id, Permission.ACK_PAGE)
     now = deps.clock()
     ref = desk_replies.ref(ticket_id)
+    name = desk_replies.person(await deps.gateway.get_user(user_id))
     async with deps.uow() as uow:
         if not await uow.oncall.acknowledge(ticket_id, user_id, now):
             still_open = await uow.oncall.open_pages(ticket_id)
@@ -150,6 +198,7 @@ async def acknowledge(deps: Deps, ticket_id: int, user_id: str) -> str:
                             .format(ref=ref))
         await uow.events.add(TicketEvent(ticket_id, EventKind.PAGE_ACKNOWLEDGED, now,
                                          actor_id=user_id))
+        await _note(deps, uow, acting.ticket, replies.ack_note(name), role="page_ack")
         await uow.commit()
     assigned = False
     if acting.ticket.assignee_id is None and await deps.directory.is_staff(user_id):
@@ -163,13 +212,17 @@ async def acknowledge(deps: Deps, ticket_id: int, user_id: str) -> str:
             assigned = bool(events)
         except UserError as exc:
             log.info("acknowledged #%s not assigned: %s", ticket_id, exc)
-    name = desk_replies.person(await deps.gateway.get_user(user_id))
-    try:
-        await post_to_staff_thread(deps, acting.ticket, replies.ack_note(name), role="page_ack")
-    except GatewayError as exc:
-        log.warning("staff-thread note of the ack on #%s failed: %s", ticket_id, exc)
+    await outbox.flush(deps, [ticket_lane(ticket_id)])
     send_webhook(deps, "acknowledge", acting.ticket)
     return replies.acknowledged(ticket_id, assigned)
+
+
+async def _note(deps: Deps, uow: UnitOfWork, ticket: Ticket, message: str, *, role: str) -> None:
+    """Queue a staff-thread note in the caller's transaction (the ticket as stored now)."""
+    assert ticket.id is not None
+    current = await uow.tickets.get(ticket.id) or ticket
+    await outbox.queue(deps, uow, conversation.staff_note(
+        current, message, role=role, key=messages.unique(f"t{ticket.id}:{role}")))
 
 
 async def resolve_answered(deps: Deps, now: datetime) -> int:
@@ -195,18 +248,17 @@ async def resolve_answered(deps: Deps, now: datetime) -> int:
             await uow.events.add(TicketEvent(
                 ticket_id, EventKind.PAGE_RESOLVED, now,
                 data={"by": "public_reply" if answered else ticket.status.value}))
+            await _note(deps, uow, ticket, replies.resolved_note(), role="page_resolved")
             await uow.commit()
         resolved += 1
-        try:
-            await post_to_staff_thread(deps, ticket, replies.resolved_note(), role="page_resolved")
-        except GatewayError as exc:
-            log.warning("staff-thread note of the resolved page on #%s failed: %s", ticket_id, exc)
+        await outbox.flush(deps, [ticket_lane(ticket_id)])
         send_webhook(deps, "resolve", ticket)
     return resolved
 
 
 def send_webhook(deps: Deps, action: PagerDutyAction, ticket: Ticket) -> None:
-    """Fire and forget: a slow or failing pager never holds up paging in Mattermost."""
+    """Fire and forget, after the commit: a slow or failing pager never holds up paging in
+    Mattermost. Not durable: a pager failure, or a crash before it is sent, loses this event."""
     service: OncallService | None = deps.oncall
     if service is None or service.webhook is None:
         return

@@ -1,143 +1,158 @@
 """The scheduled SLA check: warn before a target passes, report the breach, once each.
 
 It reads only tickets whose stored next deadline has come (`uow.tickets.due`, a partial index),
-so its cost follows the number due, not the number stored. A notice is claimed (ticket, metric,
-cycle, state) before it is posted and released if posting fails, so restarts and replicas post
-it once; the post is then logged as SLA_WARNED / SLA_BREACHED, which the deadline reads back.
+so its cost follows the number due, not the number stored. One transaction per batch of due
+tickets locks them, queues each owed notice for the staff thread (outbox key
+`t<id>:sla:<id>:<metric>:<cycle>:<state>`), logs it as SLA_WARNED / SLA_BREACHED, queues the
+card's refresh and stores the next deadline; the outbox delivers afterwards. The log and the
+unique key make each notice once, across restarts, replicas and Mattermost failures.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from collections.abc import Sequence
 from datetime import datetime
 
-from commands import conversation, tickets
+from commands import announce, messages, outbox
 from commands import metrics  # observability (issue 11)
 from commands.deps import Deps
-from commands.ports import GatewayError
+from commands.ports import GatewayError, UnitOfWork
 from commands.sla import replies
 from commands.sla.service import SlaDesk
 from workflows import sla_watch
 from workflows.model import Ticket, TicketEvent
+from workflows.outbox import ticket_lane
 from workflows.sla import SlaNotice, SlaReport, State
 
 log = logging.getLogger(__name__)
 
-CLAIM_KIND = "sla_notice"
+CHUNK = 100  # due tickets per transaction (on SQLite the write lock is held for one chunk)
 
 
 async def check_sla(deps: Deps, now: datetime) -> int:
-    """Post the warnings and breaches that are due; returns how many were posted."""
+    """Queue the warnings and breaches that are due, then deliver them; returns how many were
+    queued. No Mattermost call happens inside a transaction."""
     sla: SlaDesk | None = deps.sla
     if sla is None:
         return 0
     async with deps.uow() as uow:
         due = await uow.tickets.due(now, limit=sla.batch)
-        ids = [t.id for t in due if t.id is not None]
-        logs = await uow.sla.events(ids)
-        zones = await uow.sla.zones(ids)
-    posted = 0
-    for ticket in due:
-        assert ticket.id is not None
-        try:
-            posted += await check_ticket(deps, sla, ticket, logs.get(ticket.id, []),
-                                         zones.get(ticket.id), now)
-        except Exception:  # one bad ticket must not stop the others
-            log.exception("SLA check of #%s failed", ticket.id)
-    return posted
-
-
-async def check_ticket(deps: Deps, sla: SlaDesk, ticket: Ticket, events: list[TicketEvent],
-                       zone: str | None, now: datetime) -> int:
-    """Post what this ticket owes, then store when to look at it again."""
-    assert ticket.id is not None
-    if zone is None:
-        zone = await sla.user_zone(deps.gateway, ticket.requester.user_id, now)
-    report = sla.report(ticket, events, zone, now)
-    done: list[TicketEvent] = []
-    settled: set[sla_watch.NoticeKey] = set()  # posted here, or claimed by another replica
-    failed = False
-    for notice in sla_watch.owed(report, sla_watch.sent(events)):
-        outcome = await _post_once(deps, ticket, notice, report, now)
-        if outcome is None:
-            failed = True
-            continue
-        settled.add(sla_watch.notice_key(notice))
-        if outcome:
-            done.append(sla_watch.notice_event(notice, now, outcome))
-    updated = await _store(deps, sla, ticket.id, done, settled, zone, now, keep_due=failed)
-    if done and updated is not None:
-        await tickets.refresh_card(deps, updated)
-    return len(done)
-
-
-async def _post_once(deps: Deps, ticket: Ticket, notice: SlaNotice, report: SlaReport,
-                     now: datetime) -> str | None:
-    """The post id; "" when another run already claimed it; None when posting failed."""
-    key = sla_watch.claim_key(notice)
-    async with deps.uow() as uow:
-        first = await uow.claims.claim(CLAIM_KIND, key)
-        await uow.commit()
-    if not first:
-        return ""
+        zones = await uow.sla.zones([_id(t) for t in due]) if due else {}
+    if not due:
+        return 0
+    for ticket in due:  # tickets older than the stored zone: the requester's profile (cached)
+        if _id(ticket) not in zones:
+            zones[_id(ticket)] = await sla.user_zone(deps.gateway, ticket.requester.user_id, now)
+    oncall = sorted(deps.directory.oncall_ids())
     try:
-        if not ticket.card_post_id:
-            raise GatewayError(0, message="the ticket's card is not posted yet")
-        message = await _message(deps, ticket, notice, report, now)
-        post = await deps.gateway.create_post(
-            deps.desk.support_channel_id, message, root_id=ticket.card_post_id,
-            props={"supportdesk_ticket": ticket.id, "supportdesk_role": f"sla_{notice.state}"},
-        )
+        usernames = await _usernames(deps, due, oncall)
     except GatewayError as exc:
-        log.warning("SLA %s for #%s not posted (will retry): %s", notice.state, ticket.id, exc)
-        async with deps.uow() as uow:
-            await uow.claims.release(CLAIM_KIND, key)
+        if exc.retryable:  # Mattermost is away: queue nothing yet, so the notices can mention
+            log.warning("SLA check postponed: user lookup failed (%s)", exc)
+            return 0
+        log.warning("SLA check: user lookup refused (%s); notices go without mentions", exc)
+        usernames = {}
+    batch = _Batch(deps, sla, zones, usernames, oncall, now)
+    for lo in range(0, len(due), CHUNK):
+        try:
+            await batch.run([_id(t) for t in due[lo : lo + CHUNK]])
+        except Exception:  # the database failed: these stay due, the next run retries them
+            log.exception("SLA check of %s due tickets failed", len(due[lo : lo + CHUNK]))
+    if batch.lanes:
+        outbox.flush_soon(deps, batch.lanes)
+    return batch.queued
+
+
+async def _usernames(deps: Deps, due: Sequence[Ticket], oncall: list[str]) -> dict[str, str]:
+    """user id -> username of every assignee and, if a ticket is unassigned, every on-call person
+    (one lookup for the whole run)."""
+    ids = {t.assignee_id for t in due if t.assignee_id}
+    if any(not t.assignee_id for t in due):
+        ids |= set(oncall)
+    if not ids:
+        return {}
+    users = await deps.gateway.get_users_by_ids(sorted(ids))
+    return {str(u["id"]): str(u["username"]) for u in users if u.get("id") and u.get("username")}
+
+
+class _Batch:
+    """One check run's state: what it knows before locking, what it queued."""
+
+    def __init__(self, deps: Deps, sla: SlaDesk, zones: dict[int, str],
+                 usernames: dict[str, str], oncall: list[str], now: datetime) -> None:
+        self.deps, self.sla, self.zones, self.now = deps, sla, zones, now
+        self.usernames, self.oncall = usernames, oncall
+        self.queued = 0
+        self.lanes: list[str] = []
+
+    async def run(self, ids: list[int]) -> None:
+        """One transaction: lock the tickets still due, queue and log what they owe, store when
+        to look again. A ticket whose evaluation fails is skipped (it stays due)."""
+        async with self.deps.uow() as uow:
+            locked = await uow.sla.lock_due(ids, self.now)
+            logs = await uow.sla.events([_id(t) for t in locked]) if locked else {}
+            owing: list[tuple[Ticket, list[SlaNotice], list[str]]] = []
+            deadlines: dict[int, datetime | None] = {}
+            for ticket in locked:
+                events = logs.get(_id(ticket), [])
+                try:
+                    report = self.sla.report(ticket, events, self.zones.get(_id(ticket)), self.now)
+                    owed, watch = sla_watch.settle(report, events)
+                    texts = [self._text(ticket, n, report) for n in owed]
+                except Exception:  # noqa: BLE001 - one bad ticket must not stop the others
+                    log.exception("SLA check of #%s failed", ticket.id)
+                    continue
+                if owed:
+                    owing.append((ticket, owed, texts))
+                if watch != ticket.next_deadline_at:
+                    deadlines[_id(ticket)] = watch
+            logged = await self._queue(uow, owing)
+            await uow.sla.add_events(logged)
+            await uow.sla.set_deadlines(deadlines)
             await uow.commit()
-        return None
-    return str(post.get("id") or "-")
+        metrics.events_recorded(logged)  # observability (issue 11): counts SLA_BREACHED
+        self.queued += len(logged)
+        self.lanes += sorted({ticket_lane(e.ticket_id) for e in logged})
+
+    async def _queue(self, uow: UnitOfWork,
+                     owing: list[tuple[Ticket, list[SlaNotice], list[str]]]) -> list[TicketEvent]:
+        """Queue the notices, then the refresh of those tickets' cards (in bulk, so each lane
+        gets them in that order); the events of the notices queued now (a key queued before is
+        another run's)."""
+        for ticket, _, _ in owing:
+            if ticket.card_post_id is None:  # the notices name the card: it must be queued first
+                await announce.queue_announcement(self.deps, uow, ticket, ticket.requester.username)
+        notices = [(ticket, n, messages.to_staff_thread(ticket, text, role=f"sla_{n.state}",
+                                                        key=sla_watch.outbox_key(n)))
+                   for ticket, owed, texts in owing for n, text in zip(owed, texts, strict=True)]
+        added = await uow.outbox.add_all([m for _, _, m in notices], self.deps.clock())
+        logged = [sla_watch.notice_event(n, self.now, m.key) for _, n, m in notices if m.key in added]
+        await self._refresh_cards(uow, [t for t, _, m in notices if m.key in added])
+        return logged
+
+    async def _refresh_cards(self, uow: UnitOfWork, tickets: list[Ticket]) -> None:
+        """`messages.queue_card_refresh` for many tickets: the card's SLA line shows the notice."""
+        unique = {_id(t): t for t in tickets}
+        waiting = await uow.outbox.waiting_lanes(map(ticket_lane, unique), "card", self.deps.clock())
+        edits = []
+        for tid, ticket in unique.items():
+            if ticket_lane(tid) in waiting:
+                continue  # a card edit still to be sent will show it
+            if ticket.card_post_id is None:  # rare: the card is not posted yet
+                await messages.queue_card_refresh(self.deps, uow, ticket)
+            else:
+                edits.append(messages.card_refresh(ticket))
+        await uow.outbox.add_all(edits, self.deps.clock())
+
+    def _text(self, ticket: Ticket, notice: SlaNotice, report: SlaReport) -> str:
+        m = report[notice.metric]
+        mention = replies.mention_for(ticket, self.usernames, self.oncall)
+        if notice.state is State.WARNING:
+            return replies.warning(ticket, notice, m.deadline_at, m.target, mention, self.now)
+        return replies.breach(ticket, notice, m.target, mention, self.now)
 
 
-async def _message(deps: Deps, ticket: Ticket, notice: SlaNotice, report: SlaReport,
-                   now: datetime) -> str:
-    m = report[notice.metric]
-    mention = await mention_for(deps, ticket)
-    if notice.state is State.WARNING:
-        return replies.warning(ticket, notice, m.deadline_at, m.target, mention, now)
-    return replies.breach(ticket, notice, m.target, mention, now)
-
-
-async def mention_for(deps: Deps, ticket: Ticket) -> str:
-    """The assignee; unassigned: whoever the on-call feature has on duty, else @here."""
-    ids = [ticket.assignee_id] if ticket.assignee_id else sorted(deps.directory.oncall_ids())
-    if ids:
-        users = await deps.gateway.get_users_by_ids(ids)
-        names = [f"@{u['username']}" for u in users if u.get("username")]
-        if names:
-            return " ".join(names) + ("" if ticket.assignee_id else f" ({replies.UNASSIGNED})")
-    if ticket.assignee_id:  # the assignee's account could not be read: no mention
-        return "The assignee:"
-    return f"@here ({replies.UNASSIGNED})"
-
-
-async def _store(deps: Deps, sla: SlaDesk, ticket_id: int, done: list[TicketEvent],
-                 settled: set[sla_watch.NoticeKey], zone: str, now: datetime, *,
-                 keep_due: bool) -> Ticket | None:
-    """Log the posted notices and set the next deadline from the log as it is now (locked)."""
-    async with deps.uow() as uow:
-        ticket = await uow.tickets.get_for_update(ticket_id)
-        if ticket is None:
-            return None
-        for event in done:
-            await uow.events.add(event)
-        events = await uow.events.for_ticket(ticket_id)
-        report = sla.report(ticket, events, zone, now)
-        watch = sla_watch.watch_at(report, sla_watch.sent(events) | settled)
-        if keep_due:  # a post failed: stay due so the next run retries it
-            watch = min(watch, now) if watch else now
-        if watch != ticket.next_deadline_at:
-            ticket = replace(ticket, next_deadline_at=watch)
-            await uow.tickets.save(ticket)
-        await uow.commit()
-    metrics.events_recorded(done)  # observability (issue 11): counts SLA_BREACHED
-    return ticket
+def _id(ticket: Ticket) -> int:
+    assert ticket.id is not None
+    return ticket.id

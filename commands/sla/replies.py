@@ -45,6 +45,17 @@ def warning(ticket: Ticket, notice: SlaNotice, deadline_at: datetime | None,
             f"— {_who(ticket, target)}.")
 
 
+def mention_for(ticket: Ticket, usernames: dict[str, str], oncall_ids: list[str]) -> str:
+    """Who a notice calls: the assignee; unassigned: whoever is on duty, else @here."""
+    ids = [ticket.assignee_id] if ticket.assignee_id else oncall_ids
+    names = [f"@{usernames[i]}" for i in ids if usernames.get(i)]
+    if names:
+        return " ".join(names) + ("" if ticket.assignee_id else f" ({UNASSIGNED})")
+    if ticket.assignee_id:  # the assignee's account could not be read: no mention
+        return "The assignee:"
+    return f"@here ({UNASSIGNED})"
+
+
 def breach(ticket: Ticket, notice: SlaNotice, target: Target | None, mention: str,
            now: datetime) -> str:
     """Posted in the staff thread when a target passes without a reply."""

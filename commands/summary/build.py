@@ -1,7 +1,8 @@
 """The summary's query layer: read the period's activity and the backlog, fill a SummaryData.
 
-Cost grows with the period's activity and the current backlog only: every query is a grouped
-count, a LIMIT walk of an index, or a read of the tickets active in the period.
+Cost grows with the period's activity only, not with history or the backlog's size: every query
+is a grouped count of the period's events, a read of counts kept by triggers, a LIMIT walk of an
+index, or a read of the SLA outcomes decided in the period (storage/summary.py, sla_outcomes.py).
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from zoneinfo import ZoneInfo
 from commands import replies as desk_replies
 from commands.deps import Deps
 from commands.ports import GatewayError, UnitOfWork
-from workflows import sla_stats, sla_watch
+from workflows import sla_outcomes, sla_watch
 from workflows.calendar import BusinessCalendar
 from workflows.model import EventKind, Status, Ticket
 from workflows.rota import Rota
-from workflows.sla import DEFAULT_POLICY, Metric
+from workflows.sla import DEFAULT_POLICY
 from workflows.summary import (
     FINAL_STAGES,
     DayPoint,
@@ -38,6 +39,7 @@ STAGE_LOOKBACK = timedelta(days=180)  # an escalation untouched this long is not
 PAGE_LOOKBACK = timedelta(days=1)  # an acknowledgement is paired with a page at most this old
 BREACH_LOOKBACK = timedelta(days=30)  # a breach older than this and still unanswered is not listed
 K = EventKind
+TOUCHING = {K.PUBLIC_REPLY, K.STATUS_CHANGED, K.SLA_BREACHED}  # events that end or breach a wait
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,46 +246,57 @@ async def _pages(
 async def _period_metrics(
     deps: Deps, uow: UnitOfWork, start: datetime, end: datetime
 ) -> dict[str, Any]:
-    """Median first/next reply and SLA attainment of the reply cycles decided in the period.
+    """Median first/next reply and SLA attainment of the reply waits decided in the period.
 
-    Reads only tickets with replies, status changes or breaches in the period."""
-    touched = await uow.summary.events_of(
-        start, end, {K.PUBLIC_REPLY, K.STATUS_CHANGED, K.SLA_BREACHED}
-    )
-    ids = {e.ticket_id for e in touched}
-    if not ids:
+    Reads the stored outcomes answered or decided in the period (kept by the ticket funnel,
+    commands/sla_outcomes.py); tickets the funnel never measured (imported, older than the
+    table, or the SLA feature not wired) and active in the period are measured from their log."""
+    stored = await uow.sla_outcomes.in_period(start, end)
+    unmeasured = await uow.sla_outcomes.unmeasured(start, end, TOUCHING)
+    skip = set(unmeasured)
+    found = [o for o in stored if o.ticket_id not in skip]
+    found += await _measure_logs(deps, uow, unmeasured, end)
+    if not found:
         return {}
+    f = sla_outcomes.period_figures(found, start, end)
+    return {
+        "first_reply_median": f.first_reply_median,
+        "next_reply_median": f.next_reply_median,
+        "sla_met": f.sla_met,
+        "sla_breached": f.sla_breached,
+    }
+
+
+async def _measure_logs(
+    deps: Deps, uow: UnitOfWork, ids: list[int], end: datetime
+) -> list[sla_outcomes.Outcome]:
+    """The waits of these tickets measured from their logs as of `end`, with the SLA policy and
+    each requester's stored zone (else the desk's calendar), or the defaults without SLA."""
+    if not ids:
+        return []
     tickets = await uow.summary.tickets(ids)
     history = await uow.summary.events_for(ids, end)
-    sla_policy = getattr(deps.sla, "policy", None) or DEFAULT_POLICY
+    zones = await uow.sla.zones(ids) if deps.sla is not None else {}
+    policy = getattr(deps.sla, "policy", None) or DEFAULT_POLICY
     calendar = getattr(deps.sla, "calendar", None) or BusinessCalendar()
-    samples = [
-        s
+    calendar_for = getattr(deps.sla, "calendar_for", lambda zone: calendar)
+    return [
+        o
         for t in tickets.values()
-        for s in sla_stats.samples(t, history.get(t.id or 0, []), sla_policy, calendar, end)
+        for o in sla_outcomes.outcomes(
+            t, history.get(t.id or 0, []), policy, calendar_for(zones.get(t.id or 0)), end
+        )
     ]
-    firsts = sla_stats.reply_times(samples, Metric.FIRST_REPLY, start, end)
-    nexts = sla_stats.reply_times(samples, Metric.NEXT_REPLY, start, end)
-    att = sla_stats.attainment(samples, start, end)
-    met = att[Metric.FIRST_REPLY].met + att[Metric.NEXT_REPLY].met
-    breached = att[Metric.FIRST_REPLY].breached + att[Metric.NEXT_REPLY].breached
-    return {
-        "first_reply_median": median(firsts),
-        "next_reply_median": median(nexts),
-        "sla_met": met,
-        "sla_breached": breached,
-    }
 
 
 async def _days(uow: UnitOfWork, now: datetime, tz: ZoneInfo, backlog_now: int) -> list[DayPoint]:
     """Opened, solved, breaches and the end-of-day backlog of the last 14 local days: one grouped
-    count per day over the (at, kind) index."""
-    counts = []
-    for day, start, end in day_bounds(now, tz):
-        rows = await uow.summary.event_counts(
-            start, end, {K.OPENED, K.STATUS_CHANGED, K.SLA_BREACHED}
-        )
-        counts.append((day, rows))
+    read of the hourly event counts (plus the log for a day's partial hours)."""
+    bounds = day_bounds(now, tz)
+    per_day = await uow.summary.event_counts_per_day(
+        [(start, end) for _, start, end in bounds], {K.OPENED, K.STATUS_CHANGED, K.SLA_BREACHED}
+    )
+    counts = [(day, rows) for (day, _, _), rows in zip(bounds, per_day, strict=True)]
     deltas = [sum(backlog_delta(k, f, t) * c for k, f, t, c in rows) for _, rows in counts]
     backlogs = backlog_series(backlog_now, deltas)
     return [

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest_asyncio
 
+from tests.reliability.helpers import POSTS, fast_retries
 from tests.wire.harness import Desk, seeded_desk
 from tests.wire.workflow_helpers import (
     buttons, card, click, customer_thread, events, open_ticket, staff_thread, ticket,
@@ -288,3 +289,65 @@ async def test_without_an_escalation_pending_pauses_the_regular_update_clock(des
     await desk.run_jobs()
 
     assert not [p for p in staff_thread(desk, t) if "Regular update" in p["message"]]
+
+
+# --- reliability (issue 8): nothing of an escalation is lost or doubled when Mattermost fails ---
+
+def set_cards(desk: Desk, t: Any) -> list[dict[str, Any]]:
+    """SET card posts about ticket `t` in ~sustained-engineering."""
+    return [p for p in desk.emu.posts(desk.channels["sustained-engineering"].id)
+            if not p.get("root_id") and p["props"].get("supportdesk_ticket") == t.id]
+
+
+async def test_an_escalation_during_a_mattermost_outage_is_posted_once_when_it_is_back(
+        desk: Desk) -> None:
+    t = await open_ticket(desk)
+    heard, noted = len(customer_thread(desk, t)), len(staff_thread(desk, t))
+    fast_retries(desk)
+    desk.emu.faults.fail(POSTS, 503, method="POST")
+    assert (await escalate(desk, t, tracker_link=LINK)).body in ({}, None)
+    e = await escalation(desk, t)
+    assert e.stage.value == "escalated" and e.card_post_id is None  # stored; its posts wait
+    assert set_cards(desk, t) == [] and len(customer_thread(desk, t)) == heard
+    await desk.run_jobs()
+
+    desk.emu.faults.clear()
+    desk.clock.advance(minutes=10)
+    await desk.run_jobs()
+    e = await escalation(desk, t)
+    [posted] = set_cards(desk, t)
+    assert posted["id"] == e.card_post_id
+    assert buttons(posted) == ["Confirm product issue", "Not a product issue…"]
+    assert len(customer_thread(desk, t)) == heard + 1
+    assert "Sustained Engineering Team" in customer_thread(desk, t)[-1]["message"]
+    notes = staff_thread(desk, t)[noted:]
+    assert len(notes) == 1 and "escalated this ticket to SET" in notes[0]["message"]
+    assert f"/main/pl/{e.card_post_id}" in notes[0]["message"]  # the note links the SET card
+    escalated = field(card(desk, await ticket(desk, t.id)), "Escalation")
+    assert escalated is not None and f"pl/{e.card_post_id}" in escalated
+    await desk.run_jobs()
+    assert len(set_cards(desk, t)) == 1 and len(customer_thread(desk, t)) == heard + 1
+
+
+async def test_a_stage_move_during_an_outage_edits_the_set_card_once_it_is_back(
+        desk: Desk) -> None:
+    t = await open_ticket(desk)
+    await escalate(desk, t)
+    e = await escalation(desk, t)
+    heard, noted = len(customer_thread(desk, t)), len(staff_thread(desk, t))
+    fast_retries(desk)
+    desk.emu.faults.fail(POSTS, 503, method="POST")  # new posts
+    desk.emu.faults.fail(r"^/api/v4/posts/[a-z0-9]+$", 503, method="PUT")  # and edits
+    await stage(desk, t, "Confirm product issue", {"detail": LINK})
+    assert (await escalation(desk, t)).stage.value == "confirmed"
+    assert buttons(set_card(desk, e)) == ["Confirm product issue", "Not a product issue…"]
+
+    desk.emu.faults.clear()
+    desk.clock.advance(minutes=10)
+    await desk.run_jobs()
+    assert buttons(set_card(desk, e)) == ["Action plan…", "Not a product issue…"]
+    assert field(set_card(desk, e), "PR / issue link") == LINK
+    assert len(set_cards(desk, t)) == 1
+    assert len(customer_thread(desk, t)) == heard + 1
+    assert "confirmed" in customer_thread(desk, t)[-1]["message"]
+    assert [p["message"].startswith("🛠 SET: **") for p in staff_thread(desk, t)[noted:]] == [True]

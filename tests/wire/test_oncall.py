@@ -7,7 +7,11 @@ from typing import Any
 
 import aiohttp
 
+import pytest
+
+from commands.oncall import paging
 from commands.oncall.paging import check_oncall
+from tests.reliability.helpers import POSTS, fast_retries
 from tests.wire.harness import Desk
 from tests.wire.workflow_helpers import (
     buttons, card, click, events, open_ticket, staff_thread, staff_writes, ticket,
@@ -22,12 +26,12 @@ ONCALL: dict[str, Any] = {
 }
 
 
-async def start(desk: Desk) -> None:
+async def start(desk: Desk, **oncall: Any) -> None:
     lee = desk.emu.create_user("lee", email="lee@vendor.test")
     desk.emu.add_team_member(desk.team, lee)
     desk.emu.add_member(desk.support, lee)
     desk.users["lee"] = lee
-    await desk.start_bot(oncall=ONCALL)
+    await desk.start_bot(oncall={**ONCALL, **oncall})
 
 
 def pages(desk: Desk, user: str) -> list[dict[str, Any]]:
@@ -304,3 +308,99 @@ async def test_a_gap_in_cover_is_a_start_up_warning(bare_desk: Desk, caplog: Any
     assert any("no region covers" in r.getMessage() for r in caplog.records)
     await desk.run("sam", "/oncall schedule 1", "customer-support")
     assert "Gaps in cover" in desk.emu.ephemerals(desk.user("sam"))[-1]["message"]
+
+
+def page_mentions(desk: Desk, t: Any, user: str) -> list[dict[str, Any]]:
+    return [p for p in staff_thread(desk, t)
+            if p["props"].get("supportdesk_role") == "page" and f"@{user}" in p["message"]]
+
+
+async def test_a_page_during_a_mattermost_outage_is_sent_once_when_it_is_back(
+        bare_desk: Desk) -> None:
+    """reliability (issue 8): the page's row, its DM and its @mention are stored together."""
+    desk = bare_desk
+    await start(desk, ack_timeout="30m")  # no second level while we wait
+    t = await open_ticket(desk, priority="urgent")
+    fast_retries(desk)
+    desk.emu.faults.fail(POSTS, 503, method="POST")
+    await desk.run_jobs()
+    assert pages(desk, "sam") == [] and page_mentions(desk, t, "sam") == []
+    assert await page_count(desk, t.id) == 1  # claimed and logged: its messages wait queued
+    await desk.run_jobs()  # the check does not page again, the outbox keeps trying
+
+    desk.emu.faults.clear()
+    desk.clock.advance(minutes=10)
+    await desk.run_jobs()
+    [page] = pages(desk, "sam")
+    assert buttons(page) == ["Acknowledge", "View ticket"]
+    assert f"{desk.emu.url}/main/pl/{t.card_post_id}" in page["message"]
+    assert len(page_mentions(desk, t, "sam")) == 1
+    await desk.run_jobs()
+    assert len(pages(desk, "sam")) == 1 and len(page_mentions(desk, t, "sam")) == 1
+    assert await page_count(desk, t.id) == 1 and pages(desk, "tess") == []
+
+
+async def test_a_crash_after_the_page_is_stored_still_pages_once(
+        bare_desk: Desk, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bot dies after committing the page and before delivering it: the outbox job sends it."""
+    desk = bare_desk
+    await start(desk, ack_timeout="30m")
+    t = await open_ticket(desk, priority="urgent")
+    assert desk.bot is not None and desk.bot.deps is not None
+    flush = paging.outbox.flush
+
+    async def dies(*args: Any, **kwargs: Any) -> int:
+        raise asyncio.CancelledError  # stands for kill -9 right after the commit
+
+    monkeypatch.setattr(paging.outbox, "flush", dies)
+    with pytest.raises(asyncio.CancelledError):
+        await check_oncall(desk.bot.deps, desk.clock())
+    monkeypatch.setattr(paging.outbox, "flush", flush)
+    assert pages(desk, "sam") == [] and await page_count(desk, t.id) == 1
+
+    await desk.run_jobs()  # the next check finds it claimed; the outbox job delivers it
+    assert len(pages(desk, "sam")) == 1 and len(page_mentions(desk, t, "sam")) == 1
+    assert await page_count(desk, t.id) == 1
+
+
+async def test_the_channel_alert_and_the_ack_and_resolution_notes_survive_an_outage(
+        bare_desk: Desk) -> None:
+    """The @channel alert, the acknowledgement and the resolution notes go through the outbox."""
+    desk = bare_desk
+    await start(desk)
+    t = await open_ticket(desk, priority="high")
+    for _ in range(3):
+        await desk.run_jobs()
+        desk.clock.advance(minutes=10)
+    fast_retries(desk)
+    desk.emu.faults.fail(POSTS, 503, method="POST")
+    await desk.run_jobs()  # the last round: @channel, while Mattermost refuses posts
+    assert channel_alerts(desk) == [] and await page_count(desk, t.id) == 4
+    desk.emu.faults.clear()
+    desk.clock.advance(minutes=10)
+    await desk.run_jobs()
+    [alert] = channel_alerts(desk)
+    assert alert["message"].startswith("@channel") and f"pl/{t.card_post_id}" in alert["message"]
+
+    desk.emu.faults.fail(POSTS, 503, method="POST")
+    await desk.run("tess", f"/oncall ack {t.id}", "customer-support")
+    assert "You acknowledged" in desk.emu.ephemerals(desk.user("tess"))[-1]["message"]
+    desk.emu.faults.clear()
+    desk.clock.advance(minutes=10)
+    await desk.run_jobs()
+    notes = [p["message"] for p in staff_thread(desk, t)]
+    assert sum("acknowledged the page" in n for n in notes) == 1
+    assert len(channel_alerts(desk)) == 1
+
+    await staff_writes(desk, t, "!reply Fixed by a restart.", user="tess")
+    await desk.settle()
+    desk.emu.faults.fail(POSTS, 503, method="POST")
+    desk.clock.advance(minutes=1)
+    await desk.run_jobs()  # the page is resolved while the note cannot be posted
+    assert EventKind.PAGE_RESOLVED in [e.kind for e in await events(desk, t.id)]
+    desk.emu.faults.clear()
+    desk.clock.advance(minutes=10)
+    await desk.run_jobs()
+    await desk.run_jobs()
+    notes = [p["message"] for p in staff_thread(desk, t)]
+    assert sum("The page is resolved" in n for n in notes) == 1

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from bot.rest import RetryPolicy
+from tests.reliability.helpers import POSTS, fast_retries
 from tests.wire.harness import T0, Desk
 from tests.wire.workflow_helpers import (
-    card, click, customer_writes, events, open_ticket, staff_thread, ticket,
+    FORM, all_tickets, card, click, customer_writes, events, open_ticket, staff_thread, ticket,
 )
 from workflows.model import EventKind, Status
 
@@ -158,14 +160,57 @@ async def test_stats_for_a_known_data_set(desk: Desk) -> None:
     assert "Usage: `/ticket stats" in desk.emu.ephemerals(desk.user("sam"))[-1]["message"]
 
 
-async def test_a_failed_notice_post_is_released_and_retried(desk: Desk) -> None:
+def _mattermost_refuses_posts(desk: Desk) -> None:
+    """Every new post fails (503) and the REST client does not retry it: the outbox must."""
+    fast_retries(desk, RetryPolicy(max_attempts=1))
+    desk.emu.faults.fail(POSTS, 503, method="POST")
+
+
+async def test_a_notice_mattermost_failed_to_take_is_delivered_once_it_is_back(desk: Desk) -> None:
     t = await open_ticket(desk, priority="urgent")
     assert desk.bot is not None and desk.bot.jobs is not None
     desk.clock.advance(minutes=50)
-    desk.emu.faults.fail(r"/api/v4/posts$", 400, method="POST", times=1)
-    assert await desk.bot.jobs.run("sla-check") == 0
+    _mattermost_refuses_posts(desk)
+    assert await desk.bot.jobs.run("sla-check") == 1  # queued and logged in one transaction
+    await desk.settle()
     assert sla_posts(desk, t) == []
-    assert (await ticket(desk, t.id)).next_deadline_at <= desk.clock.now  # still due
+    assert (await ticket(desk, t.id)).next_deadline_at == T0 + timedelta(hours=1)  # the breach
+    assert await desk.bot.jobs.run("sla-check") == 0  # owed no more: never queued twice
+    await desk.run_jobs()
+    assert sla_posts(desk, t) == []
+
+    desk.emu.faults.clear()
+    desk.clock.advance(seconds=30)  # past the outbox's retry time
+    await desk.run_jobs()
+    [warning] = sla_posts(desk, t)
+    assert "@here (unassigned)" in warning and "is due in 10m" in warning  # as of the check
+    await desk.run_jobs()
+    assert len(sla_posts(desk, t)) == 1
+    kinds = [e.kind for e in await events(desk, t.id)]
+    assert kinds.count(EventKind.SLA_WARNED) == 1
+
+
+async def test_a_notice_for_a_ticket_whose_card_is_not_posted_yet_follows_the_card(
+    desk: Desk,
+) -> None:
+    assert desk.bot is not None and desk.bot.jobs is not None
+    _mattermost_refuses_posts(desk)  # Mattermost is away from intake on
+    await desk.run("alice", "/ticket new")
+    answer = await desk.emu.submit_dialog(desk.user("alice"), {**FORM, "priority": "urgent"})
+    assert answer.body in ({}, None)
+    await desk.settle()
+    t = (await all_tickets(desk))[-1]
+    assert t.card_post_id is None
+    desk.clock.advance(minutes=50)
     assert await desk.bot.jobs.run("sla-check") == 1
     await desk.settle()
-    assert len(sla_posts(desk, t)) == 1
+    assert desk.emu.posts(desk.support.id) == []
+
+    desk.emu.faults.clear()
+    desk.clock.advance(seconds=30)
+    await desk.run_jobs()
+    stored = await ticket(desk, t.id)
+    assert stored.card_post_id is not None
+    [warning] = sla_posts(desk, stored)  # in the card's thread
+    assert "**First reply** on #1 is due in 10m" in warning
+    assert sla_field(desk, stored) == "First reply due in 9m ⚠"

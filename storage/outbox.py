@@ -1,0 +1,234 @@
+"""The durable outbox: outbound messages queued with the change that caused them (flushes only).
+
+Delivery leases the head of each lane (the oldest pending message of a ticket) with an UPDATE that
+only one process can win; on PostgreSQL the candidate heads are read `FOR UPDATE SKIP LOCKED`, so
+replicas take different lanes instead of queueing behind each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Index, Integer, String, Text, and_, delete, func, or_, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, aliased, mapped_column
+
+from storage.models import MM_ID, Base, BigId, JsonDoc, UtcDateTime
+from workflows.outbox import Outbound, State
+
+_PENDING = "state = 'pending'"
+
+
+class OutboxRow(Base):
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_pending_lane", "lane", "id",
+              sqlite_where=text(_PENDING), postgresql_where=text(_PENDING)),
+        Index("ix_outbox_pending_next_at", "next_at",
+              sqlite_where=text(_PENDING), postgresql_where=text(_PENDING)),
+        Index("ix_outbox_done_at", "done_at"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(255), unique=True)
+    lane: Mapped[str] = mapped_column(String(64))
+    ticket_id: Mapped[int | None] = mapped_column(BigId)
+    action: Mapped[str] = mapped_column(String(16))
+    body: Mapped[dict[str, Any]] = mapped_column(JsonDoc)
+    state: Mapped[str] = mapped_column(String(8), default=State.PENDING.value)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    holder: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    done_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    post_id: Mapped[str | None] = mapped_column(String(MM_ID))
+    channel_id: Mapped[str | None] = mapped_column(String(MM_ID))
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+@dataclass(frozen=True, slots=True)
+class Leased:
+    """A message this process now holds the lease on, with what delivery needs to know."""
+
+    id: int
+    message: Outbound
+    attempts: int  # including this one
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Produced:
+    """What a delivered message made: the channel it went to and its post."""
+
+    channel_id: str
+    post_id: str
+
+
+class SqlOutboxRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+        bind = session.bind
+        self._postgres = bind is not None and bind.dialect.name == "postgresql"
+        self._insert = postgresql.insert if self._postgres else sqlite.insert
+
+    async def add(self, message: Outbound, now: datetime) -> bool:
+        """Queue a message; False if its key was queued before (kept once)."""
+        stmt = (
+            self._insert(OutboxRow)
+            .values(key=message.key, lane=message.lane, ticket_id=message.ticket_id,
+                    action=message.action.value, body=message.body(), state=State.PENDING.value,
+                    attempts=0, next_at=now, created_at=now)
+            .on_conflict_do_nothing(index_elements=[OutboxRow.key])
+            .returning(OutboxRow.id)
+        )
+        return (await self._session.execute(stmt)).first() is not None
+
+    # --- bulk forms for the SLA check (issue 10): a statement per batch, not per ticket ------
+    async def add_all(self, messages: Sequence[Outbound], now: datetime) -> set[str]:
+        """Queue many messages, in this order, in one executemany (SQLAlchemy batches it into
+        multi-row INSERTs); the keys that were new (a key queued before is kept once)."""
+        if not messages:
+            return set()
+        table = OutboxRow.__table__
+        stmt = (self._insert(table).on_conflict_do_nothing(index_elements=[table.c.key])
+                .returning(table.c.key))
+        rows = [{"key": m.key, "lane": m.lane, "ticket_id": m.ticket_id, "action": m.action.value,
+                 "body": m.body(), "state": State.PENDING.value, "attempts": 0, "next_at": now,
+                 "created_at": now} for m in messages]
+        return set((await self._session.execute(stmt, rows)).scalars())
+
+    async def waiting_lanes(self, lanes: Iterable[str], render: str, now: datetime) -> set[str]:
+        """Those of `lanes` for which `has_waiting(lane, render, now)` holds."""
+        wanted, found = sorted(set(lanes)), set()
+        for lo in range(0, len(wanted), 500):
+            stmt = (select(OutboxRow.lane, OutboxRow.body)
+                    .where(OutboxRow.state == State.PENDING.value,
+                           OutboxRow.lane.in_(wanted[lo : lo + 500]),
+                           or_(OutboxRow.lease_until.is_(None), OutboxRow.lease_until < now)))
+            found |= {lane for lane, body in await self._session.execute(stmt)
+                      if (body or {}).get("render") == render}
+        return found
+    # --- end bulk forms ---
+
+    async def has_waiting(self, lane: str, render: str, now: datetime) -> bool:
+        """A pending, not yet started message of `lane` rendered by `render` (so a newer one
+        would say the same: cards render the ticket as it is when they are sent)."""
+        stmt = (select(OutboxRow.id, OutboxRow.body)
+                .where(OutboxRow.state == State.PENDING.value, OutboxRow.lane == lane,
+                       or_(OutboxRow.lease_until.is_(None), OutboxRow.lease_until < now)))
+        return any((body or {}).get("render") == render for _, body in await self._session.execute(stmt))
+
+    async def lease_heads(self, *, now: datetime, until: datetime, holder: str, limit: int,
+                          lanes: Sequence[str] | None = None) -> list[Leased]:
+        """Take the oldest pending message of up to `limit` lanes that is due and free."""
+        earlier = aliased(OutboxRow)
+        blocked = (select(earlier.id)
+                   .where(earlier.lane == OutboxRow.lane, earlier.state == State.PENDING.value,
+                          earlier.id < OutboxRow.id)
+                   .exists())
+        stmt = (select(OutboxRow.id)
+                .where(OutboxRow.state == State.PENDING.value, OutboxRow.next_at <= now,
+                       or_(OutboxRow.lease_until.is_(None), OutboxRow.lease_until < now),
+                       ~blocked)
+                .order_by(OutboxRow.id).limit(limit))
+        if lanes is not None:
+            stmt = stmt.where(OutboxRow.lane.in_(list(lanes)))
+        if self._postgres:
+            stmt = stmt.with_for_update(skip_locked=True)
+        ids = list(await self._session.scalars(stmt))
+        if not ids:
+            return []
+        taken = await self._session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id.in_(ids), OutboxRow.state == State.PENDING.value,
+                   or_(OutboxRow.lease_until.is_(None), OutboxRow.lease_until < now))
+            .values(lease_until=until, holder=holder, attempts=OutboxRow.attempts + 1)
+            .returning(OutboxRow.id, OutboxRow.key, OutboxRow.lane, OutboxRow.action,
+                       OutboxRow.ticket_id, OutboxRow.body, OutboxRow.attempts,
+                       OutboxRow.created_at)
+        )
+        leased = [
+            Leased(id=row.id, attempts=row.attempts, created_at=row.created_at,
+                   message=Outbound.from_body(key=row.key, lane=row.lane, action=row.action,
+                                              ticket_id=row.ticket_id, body=row.body))
+            for row in taken
+        ]
+        return sorted(leased, key=lambda m: m.id)
+
+    async def produced(self, key: str) -> Produced | None | bool:
+        """What message `key` made: Produced once sent, None while pending, False if it never
+        will be (dead or unknown)."""
+        row = (await self._session.execute(
+            select(OutboxRow.state, OutboxRow.channel_id, OutboxRow.post_id)
+            .where(OutboxRow.key == key))).first()
+        if row is None or row.state == State.DEAD.value:
+            return False
+        if row.state != State.SENT.value:
+            return None
+        return Produced(row.channel_id or "", row.post_id or "")
+
+    async def sent(self, message_id: int, holder: str, now: datetime, *, channel_id: str,
+                   post_id: str) -> bool:
+        """Mark delivered; False if the lease was lost meanwhile (another process took over)."""
+        return await self._finish(message_id, holder, state=State.SENT.value, done_at=now,
+                                  channel_id=channel_id or None, post_id=post_id or None,
+                                  error=None)
+
+    async def dead(self, message_id: int, holder: str, now: datetime, error: str) -> bool:
+        return await self._finish(message_id, holder, state=State.DEAD.value, done_at=now,
+                                  error=error[:2000])
+
+    async def retry(self, message_id: int, holder: str, at: datetime, error: str) -> bool:
+        return await self._finish(message_id, holder, next_at=at, error=error[:2000])
+
+    async def _finish(self, message_id: int, holder: str, **values: Any) -> bool:
+        result = await self._session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id == message_id, OutboxRow.holder == holder,
+                   OutboxRow.state == State.PENDING.value)
+            .values(lease_until=None, holder=None, **values)
+            .returning(OutboxRow.id))
+        return result.first() is not None
+
+    async def release_leases(self, holder: str | None = None) -> int:
+        """Give leases back (graceful stop: this holder's; SQLite start-up: all, since a
+        second process cannot be running)."""
+        stmt = update(OutboxRow).where(OutboxRow.state == State.PENDING.value,
+                                       OutboxRow.lease_until.is_not(None))
+        if holder is not None:
+            stmt = stmt.where(OutboxRow.holder == holder)
+        result = await self._session.execute(stmt.values(lease_until=None, holder=None))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def next_due(self) -> datetime | None:
+        """When the earliest pending message is due (None: nothing pending)."""
+        return await self._session.scalar(
+            select(func.min(OutboxRow.next_at)).where(OutboxRow.state == State.PENDING.value))
+
+    async def depth(self) -> int:
+        """Messages not yet delivered (a metric: how far behind Mattermost we are)."""
+        return int(await self._session.scalar(
+            select(func.count()).select_from(OutboxRow)
+            .where(OutboxRow.state == State.PENDING.value)) or 0)
+
+    async def pending_for(self, ticket_ids: Iterable[int]) -> dict[int, int]:
+        ids = list(ticket_ids)
+        if not ids:
+            return {}
+        stmt = (select(OutboxRow.ticket_id, func.count())
+                .where(OutboxRow.state == State.PENDING.value, OutboxRow.ticket_id.in_(ids))
+                .group_by(OutboxRow.ticket_id))
+        return {int(t): int(n) for t, n in await self._session.execute(stmt)}
+
+    async def prune(self, before: datetime) -> int:
+        """Forget messages delivered (or given up) before `before`."""
+        result = await self._session.execute(
+            delete(OutboxRow).where(OutboxRow.state != State.PENDING.value,
+                                    and_(OutboxRow.done_at.is_not(None), OutboxRow.done_at < before)))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]

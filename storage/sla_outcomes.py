@@ -1,0 +1,135 @@
+"""Stored SLA outcomes (issue 10): one row per first/next-reply wait of a ticket, kept in step with
+its log by the ticket funnel (commands/summary/outcomes.py), read by the daily summary by time.
+
+A ticket has a row for its first-reply wait ("first") as soon as the funnel has measured it; a
+ticket without that row (imported, or older than migration 0008) is measured from its log instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, String, and_, delete, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from storage.models import Base, TicketEventRow, UtcDateTime
+from workflows.sla import FIRST_CYCLE_KEY, Metric
+from workflows.sla_outcomes import Outcome, Verdict
+
+class SlaOutcomeRow(Base):
+    __tablename__ = "sla_outcomes"
+    __table_args__ = (
+        # attainment: waits decided (met at the reply, breached at the deadline) in a period
+        Index("ix_sla_outcomes_decided_at", "decided_at"),
+        # reply medians: waits answered in a period
+        Index("ix_sla_outcomes_ended_at", "ended_at"),
+    )
+
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True
+    )
+    metric: Mapped[str] = mapped_column(String(16), primary_key=True)
+    cycle_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    verdict: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    replied: Mapped[bool] = mapped_column(Boolean)
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    def to_domain(self) -> Outcome:
+        return Outcome(
+            ticket_id=self.ticket_id,
+            metric=Metric(self.metric),
+            cycle_key=self.cycle_key,
+            verdict=Verdict(self.verdict),
+            started_at=self.started_at,
+            ended_at=self.ended_at,
+            replied=bool(self.replied),
+            decided_at=self.decided_at,
+        )
+
+
+def _values(o: Outcome) -> dict[str, object]:
+    return {
+        "ticket_id": o.ticket_id,
+        "metric": o.metric.value,
+        "cycle_key": o.cycle_key,
+        "verdict": o.verdict.value,
+        "started_at": o.started_at,
+        "ended_at": o.ended_at,
+        "replied": o.replied,
+        "decided_at": o.decided_at,
+    }
+
+
+class SqlSlaOutcomeRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+        bind = session.bind
+        postgres = bind is not None and bind.dialect.name == "postgresql"
+        self._insert = postgresql.insert if postgres else sqlite.insert
+
+    async def of_ticket(self, ticket_id: int) -> list[Outcome]:
+        stmt = select(SlaOutcomeRow).where(SlaOutcomeRow.ticket_id == ticket_id)
+        return [row.to_domain() for row in await self._session.scalars(stmt)]
+
+    async def write(self, upsert: Sequence[Outcome], remove: Sequence[Outcome] = ()) -> None:
+        """Insert or overwrite `upsert` and delete `remove` (by ticket, metric and wait)."""
+        for o in upsert:
+            stmt = self._insert(SlaOutcomeRow).values(**_values(o))
+            stmt = stmt.on_conflict_do_update(
+                index_elements=[
+                    SlaOutcomeRow.ticket_id, SlaOutcomeRow.metric, SlaOutcomeRow.cycle_key
+                ],
+                set_={c: stmt.excluded[c] for c in ("verdict", "started_at", "ended_at",
+                                                     "replied", "decided_at")},
+            )
+            await self._session.execute(stmt)
+        if remove:
+            keys = [(o.ticket_id, o.metric.value, o.cycle_key) for o in remove]
+            await self._session.execute(
+                delete(SlaOutcomeRow).where(
+                    tuple_(SlaOutcomeRow.ticket_id, SlaOutcomeRow.metric,
+                           SlaOutcomeRow.cycle_key).in_(keys)
+                )
+            )
+
+    async def in_period(self, start: datetime, end: datetime) -> list[Outcome]:
+        """Waits answered in [start, end) or decided in it (ix_sla_outcomes_ended_at, and
+        ix_sla_outcomes_decided_at): bounded by the period's activity, not by history."""
+        answered = select(SlaOutcomeRow).where(
+            SlaOutcomeRow.ended_at >= start, SlaOutcomeRow.ended_at < end,
+            SlaOutcomeRow.replied.is_(True),
+        )
+        decided = select(SlaOutcomeRow).where(
+            SlaOutcomeRow.decided_at >= start, SlaOutcomeRow.decided_at < end
+        )
+        found: dict[tuple[int, str, str], Outcome] = {}
+        for stmt in (answered, decided):
+            for row in await self._session.scalars(stmt):
+                o = row.to_domain()
+                found[o.key] = o
+        return list(found.values())
+
+    async def unmeasured(self, start: datetime, end: datetime, kinds: Iterable[str]) -> list[int]:
+        """Tickets with an event of `kinds` in [start, end) and no stored first-reply wait: their
+        waits were never measured by the funnel (imported, or older than the table)."""
+        e = TicketEventRow
+        measured = (
+            select(SlaOutcomeRow.ticket_id)
+            .where(
+                SlaOutcomeRow.ticket_id == e.ticket_id,
+                SlaOutcomeRow.metric == Metric.FIRST_REPLY.value,
+                SlaOutcomeRow.cycle_key == FIRST_CYCLE_KEY,
+            )
+            .exists()
+        )
+        stmt = (
+            select(e.ticket_id)
+            .where(and_(e.kind.in_(sorted(kinds)), e.at >= start, e.at < end), ~measured)
+            .distinct()
+        )
+        return sorted(await self._session.scalars(stmt))

@@ -1,0 +1,129 @@
+"""The final state of a kill -9 run and how it differs from the run without kills (issue 8).
+
+Two sources: the bot's SQLite database (tickets and their events) and the emulator's store
+(every post the bot made). A post becomes a signature: channel kind, the ticket of its thread,
+the props supportdesk_ticket/role/key and its text with the volatile parts (ids, URLs, ports)
+taken out. Signatures are compared as multisets: one more in the killed run is a duplicate,
+one fewer is a loss.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.wire.harness import Desk
+
+Signature = tuple[str, int | None, Any, Any, Any, str, int]
+ID = re.compile(r"\b[a-z0-9]{26}\b")
+LOCAL_URL = re.compile(r"https?://127\.0\.0\.1:\d+")
+MENTIONS = re.compile(r"@[a-z0-9._-]+(?: @[a-z0-9._-]+)+")  # who is @mentioned, in id order
+NONCE = re.compile(r":[0-9a-f]{12}\b")  # commands.messages.unique(): a random suffix
+
+
+@dataclass
+class Outcome:
+    tickets: list[tuple[int, str, str]] = field(default_factory=list)  # id, subject, status
+    events: Counter[tuple[int, str, str | None]] = field(default_factory=Counter)
+    posts: Counter[Signature] = field(default_factory=Counter)
+
+    @property
+    def pages(self) -> int:
+        return sum(n for s, n in self.posts.items() if s[0].startswith("dm:") and s[3] == "page")
+
+    @property
+    def summaries(self) -> int:
+        return sum(n for s, n in self.posts.items()
+                   if s[0] == "support-standup" and "summary" in s[5].lower())
+
+
+def normalise(message: str) -> str:
+    message = MENTIONS.sub(lambda m: " ".join(sorted(m.group().split())), message)
+    return ID.sub("<id>", LOCAL_URL.sub("<url>", message))
+
+
+def normalise_key(key: Any) -> Any:
+    return NONCE.sub(":<nonce>", ID.sub("<id>", key)) if isinstance(key, str) else key
+
+
+def collect(desk: Desk, db_path: Path) -> Outcome:
+    out = Outcome()
+    with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as db:
+        out.tickets = [tuple(r) for r in db.execute(  # type: ignore[misc]
+            "SELECT id, subject, status FROM tickets ORDER BY id")]
+        out.events = Counter(tuple(r) for r in db.execute(  # type: ignore[misc]
+            "SELECT ticket_id, kind, to_value FROM ticket_events"))
+    store = desk.emu.store
+    bot_id = desk.users["supportbot"].id
+    names = {u.id: u.username for u in store.users.values()}
+    kinds = {}
+    for channel in store.channels.values():
+        if channel.type == "D":
+            others = [names.get(u, u) for u in channel.name.split("__") if u != bot_id]
+            kinds[channel.id] = "dm:" + (others[0] if others else "self")
+        else:
+            kinds[channel.id] = channel.name
+    for post in store.posts.values():
+        if post["user_id"] != bot_id or post.get("delete_at"):
+            continue
+        props = post.get("props") or {}
+        root = store.posts.get(post.get("root_id") or "") or post
+        ticket = (root.get("props") or {}).get("supportdesk_ticket")
+        out.posts[(kinds.get(post["channel_id"], "?"), ticket, props.get("supportdesk_ticket"),
+                   props.get("supportdesk_role"), normalise_key(props.get("supportdesk_key")),
+                   normalise(str(post.get("message", ""))), len(post.get("file_ids") or ()))] += 1
+    return out
+
+
+@dataclass
+class Diff:
+    duplicates: Counter[Signature]
+    lost: Counter[Signature]
+    tickets_matching: int
+    ticket_diffs: list[str]
+    event_extra: Counter[tuple[int, str, str | None]]
+    event_missing: Counter[tuple[int, str, str | None]]
+
+    @property
+    def clean(self) -> bool:
+        return not (self.duplicates or self.lost or self.ticket_diffs
+                    or self.event_extra or self.event_missing)
+
+
+def compare(a: Outcome, b: Outcome) -> Diff:
+    by_id_a = {t[0]: t for t in a.tickets}
+    by_id_b = {t[0]: t for t in b.tickets}
+    diffs = [f"ticket {i}: without kills {by_id_a.get(i)}, with kills {by_id_b.get(i)}"
+             for i in sorted(by_id_a.keys() | by_id_b.keys()) if by_id_a.get(i) != by_id_b.get(i)]
+    return Diff(duplicates=b.posts - a.posts, lost=a.posts - b.posts,
+                tickets_matching=sum(1 for i, t in by_id_a.items() if by_id_b.get(i) == t),
+                ticket_diffs=diffs, event_extra=b.events - a.events,
+                event_missing=a.events - b.events)
+
+
+def figure(kills: int, a: Outcome, b: Outcome, d: Diff) -> str:
+    matched = sum((a.posts & b.posts).values())
+    return (f"kill -9: kills {kills}, tickets {d.tickets_matching}/{len(a.tickets)}, "
+            f"posts {matched}/{sum(a.posts.values())} (with kills {sum(b.posts.values())}), "
+            f"duplicates {sum(d.duplicates.values())}, lost {sum(d.lost.values())}, "
+            f"pages {b.pages}/{a.pages}, summaries {b.summaries}/{a.summaries}, "
+            f"events +{sum(d.event_extra.values())}/-{sum(d.event_missing.values())}")
+
+
+def explain(d: Diff, limit: int = 60) -> str:
+    """Every differing signature (and event), one a line: what to look for in the logs."""
+    lines = []
+    for title, counter in (("DUPLICATE", d.duplicates), ("LOST", d.lost)):
+        for sig, n in sorted(counter.items(), key=str)[:limit]:
+            where, root, ticket, role, key, text, files = sig
+            lines.append(f"{title} x{n}: {where} thread of #{root} role={role} ticket={ticket} "
+                         f"key={key} files={files}: {text[:160]!r}")
+    lines += d.ticket_diffs
+    for title, counter in (("EVENT EXTRA", d.event_extra), ("EVENT MISSING", d.event_missing)):
+        for (ticket, kind, value), n in sorted(counter.items(), key=str)[:limit]:
+            lines.append(f"{title} x{n}: #{ticket} {kind} {value}")
+    return "\n".join(lines)
