@@ -131,9 +131,6 @@ class DbPoll:
     def max_ticket(self) -> int:
         return self.one("SELECT coalesce(max(id), 0) FROM tickets")
 
-    def posts_claimed(self) -> int:
-        return self.one("SELECT count(*) FROM claims WHERE kind = 'post'")
-
 
 async def wait_until(check: Any, target: int, timeout: float, every: float = 0.005) -> bool:
     deadline = time.perf_counter() + timeout
@@ -202,10 +199,38 @@ async def intake_level(emu: Any, customers: list[Any], channel_id: str, per_cust
     }
 
 
+class EventCount:
+    """The bot's handled websocket events, read from its /metrics (chatter writes nothing to the
+    database since the bot decides relevance first, so the database cannot count it)."""
+
+    def __init__(self, port: int) -> None:
+        import aiohttp
+
+        self._session = aiohttp.ClientSession()
+        self._url = f"http://127.0.0.1:{port}/metrics"
+        self.value = 0
+
+    async def refresh(self) -> int:
+        async with self._session.get(self._url) as response:
+            for line in (await response.text()).splitlines():
+                if line.startswith("supportbot_websocket_events_total "):
+                    self.value = int(float(line.split()[1]))
+        return self.value
+
+    async def close(self) -> None:
+        await self._session.close()
+
+
+async def _await_count(counter: EventCount, target: int, timeout: float) -> None:
+    deadline = time.perf_counter() + timeout
+    while await counter.refresh() < target and time.perf_counter() < deadline:
+        await asyncio.sleep(0.01)
+
+
 async def soak(emu: Any, users: list[Any], channel_id: str, threads: list[tuple[Any, str, str]],
-               events: int, poll: DbPoll, budget_s: float) -> dict[str, Any]:
+               events: int, counter: EventCount, budget_s: float) -> dict[str, Any]:
     """`events` posts the bot receives over its websocket, at most ~800 outstanding at a time."""
-    base = poll.posts_claimed()
+    base = await counter.refresh()
     started = time.perf_counter()
     driver_cpu = time.process_time()
     posting = 0.0
@@ -223,10 +248,9 @@ async def soak(emu: Any, users: list[Any], channel_id: str, threads: list[tuple[
                 await emu.post_as(users[i % len(users)], channel_id, f"chatter {i}")
         posting += time.perf_counter() - t_post
         sent += chunk
-        await wait_until(lambda: poll.posts_claimed() - base, sent - window, timeout=60,
-                         every=0.01)
-    await wait_until(lambda: poll.posts_claimed() - base, sent, timeout=60, every=0.01)
-    handled = poll.posts_claimed() - base
+        await _await_count(counter, base + sent - window, timeout=60)
+    await _await_count(counter, base + sent, timeout=60)
+    handled = await counter.refresh() - base
     wall = time.perf_counter() - started
     return {"soak_events": sent, "soak_handled": handled, "soak_s": wall,
             "soak_events_per_s": handled / wall, "soak_complete": sent >= events,
@@ -298,8 +322,12 @@ async def wire(history: int, levels: list[int], tickets: int, soak_events: int,
             (history,)).fetchall() if name in by_name]
         if soak_events:
             bot.send("snap")  # with BENCH_BOT_TRACEMALLOC=1 the bot logs what grew at stop
-            out.update(await soak(emu, [*staff, *customers], town.id, threads, soak_events, poll,
-                                  soak_budget))
+            counter = EventCount(port)
+            try:
+                out.update(await soak(emu, [*staff, *customers], town.id, threads, soak_events,
+                                      counter, soak_budget))
+            finally:
+                await counter.close()
         rss = bot.rss()
         out["rss_after_soak_mib"] = rss["VmRSS"]
         out["bot_peak_rss_mib"] = rss["VmHWM"]

@@ -117,6 +117,7 @@ class SupportBot:
         self.jobs: Jobs | None = None
         self.run_scheduler = True  # tests drive jobs with an injected clock instead
         self.last_post_ms = 0  # create_at of the newest post seen on the websocket
+        self.events_handled = 0  # posted events handled (a /metrics counter; the soak counts it)
         self.metrics = BotMetrics(self)  # observability (issue 11): served at /metrics
         self._db_lock: Any = None  # reliability (issue 8): bot.dblock.SqliteLock while running
 
@@ -252,6 +253,8 @@ class SupportBot:
                 deps, kind = self.deps, str(data.get("channel_type", ""))
                 await db.retry_while_unavailable(lambda: threads.on_posted(post, kind, deps),
                                                  what=f"posted event {post['id']}")
+            if post.get("user_id") != self.deps.desk.bot_user_id:  # people's posts, not ours
+                self.events_handled += 1  # observability: /metrics supportbot_websocket_events
 
     async def on_resync(self) -> None:
         """A new websocket session after a gap: re-read ticket threads since the last post seen."""

@@ -40,6 +40,10 @@ class _LiveCollector(Collector):
                                          "Mattermost websocket reconnections since start")
         reconnects.add_metric([], float(getattr(ws, "reconnects", 0) or 0))
         yield reconnects
+        events = CounterMetricFamily("supportbot_websocket_events",
+                                     "Posts by people received on the websocket and handled")
+        events.add_metric([], float(getattr(self._bot, "events_handled", 0) or 0))
+        yield events
         connected = GaugeMetricFamily("supportbot_websocket_connected",
                                       "1 while the Mattermost websocket is connected")
         connected.add_metric([], 1.0 if ws is not None and ws.is_connected else 0.0)
@@ -65,7 +69,7 @@ class BotMetrics:
         self.registry = r = CollectorRegistry()
         self.tickets = Gauge("supportbot_tickets", "Tickets by status", ["status"], registry=r)
         self.outbox = Gauge("supportbot_outbox_depth",
-                            "Tickets stored but not yet announced (card or customer thread)",
+                            "Messages queued for Mattermost and not yet delivered (the outbox)",
                             registry=r)
         self.opened = Counter("supportbot_tickets_opened", "Tickets opened through intake",
                               registry=r)
@@ -92,7 +96,7 @@ class BotMetrics:
         try:
             async with deps.uow() as uow:
                 counts = await uow.tickets.count_by_status()
-                outbox = await uow.transfer.count_unannounced()
+                outbox = await uow.outbox.depth()  # reliability (issue 8)
         except Exception as exc:  # a scrape reports what it has; /readyz tells about the DB
             log.warning("metrics: database gauges not refreshed: %s", exc)
             return

@@ -11,6 +11,7 @@ Mattermost (no answer, a crash, a lease that ran out) is first looked for in its
 from __future__ import annotations
 
 import asyncio
+import base64  # carried uploads (issue 8)
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
@@ -201,6 +202,8 @@ async def _send(deps: Deps, item: Any, channel_id: str, root_id: str, text: str,
                      message.key, found["id"])
             return str(found["id"])
     file_ids, skipped = await copy_files(deps, message.files, channel_id)
+    uploaded, refused = await upload_carried(deps, message, channel_id)  # summary chart (issue 8)
+    file_ids, skipped = file_ids + uploaded, skipped + refused
     if skipped:
         from commands import replies  # local: replies imports much of the desk
         text += "\n\n" + replies.files_skipped(skipped)
@@ -246,6 +249,36 @@ async def copy_files(deps: Deps, file_ids: Sequence[str], channel_id: str) -> tu
             log.warning("copying file %s failed: %s", file_id, exc)
             skipped += 1
     return new_ids, skipped
+
+
+# --- carried uploads (issue 8, added for the summary chart): generic, for any feature ----------
+UPLOAD = "upload"  # Outbound.args["upload"]: [{"name": "chart.png", "b64": "<base64 bytes>"}]
+
+
+def carry(name: str, data: bytes) -> dict[str, Any]:
+    """A file for Outbound.args["upload"]: made only now (a chart), so it travels in the
+    message and is uploaded into the target channel at each posting attempt (keep it small)."""
+    return {"name": name, "b64": base64.b64encode(data).decode("ascii")}
+
+
+async def upload_carried(deps: Deps, message: Outbound, channel_id: str) -> tuple[list[str], int]:
+    """Upload the files the message carries: their new ids, and how many Mattermost refused
+    for good (the post goes out without them). A retryable failure fails the attempt; an upload
+    whose post then fails stays unattached in Mattermost (the retry uploads again)."""
+    new_ids: list[str] = []
+    refused = 0
+    for carried in message.args.get(UPLOAD) or ():
+        name = str(carried.get("name") or "file")
+        try:
+            data = base64.b64decode(str(carried.get("b64") or ""))
+            new_ids.append(await deps.gateway.upload_file(channel_id, name, data))
+        except GatewayError as exc:
+            if exc.retryable:
+                raise
+            log.warning("outbox %s: uploading %s failed: %s", message.key, name, exc)
+            refused += 1
+    return new_ids, refused
+# --- end carried uploads ------------------------------------------------------------------------
 
 
 async def _finish(deps: Deps, item: Any, channel_id: str, post_id: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, and_, delete, select, tuple_
+from sqlalchemy import Boolean, ForeignKey, Index, String, and_, delete, or_, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -98,21 +98,17 @@ class SqlSlaOutcomeRepository:
             )
 
     async def in_period(self, start: datetime, end: datetime) -> list[Outcome]:
-        """Waits answered in [start, end) or decided in it (ix_sla_outcomes_ended_at, and
-        ix_sla_outcomes_decided_at): bounded by the period's activity, not by history."""
-        answered = select(SlaOutcomeRow).where(
-            SlaOutcomeRow.ended_at >= start, SlaOutcomeRow.ended_at < end,
-            SlaOutcomeRow.replied.is_(True),
+        """Waits answered in [start, end) or decided in it: one read of two index ranges
+        (ix_sla_outcomes_ended_at, ix_sla_outcomes_decided_at), bounded by the period's
+        activity, not by history."""
+        o = SlaOutcomeRow
+        stmt = select(o).where(
+            or_(
+                and_(o.ended_at >= start, o.ended_at < end, o.replied.is_(True)),
+                and_(o.decided_at >= start, o.decided_at < end),
+            )
         )
-        decided = select(SlaOutcomeRow).where(
-            SlaOutcomeRow.decided_at >= start, SlaOutcomeRow.decided_at < end
-        )
-        found: dict[tuple[int, str, str], Outcome] = {}
-        for stmt in (answered, decided):
-            for row in await self._session.scalars(stmt):
-                o = row.to_domain()
-                found[o.key] = o
-        return list(found.values())
+        return [row.to_domain() for row in await self._session.scalars(stmt)]
 
     async def unmeasured(self, start: datetime, end: datetime, kinds: Iterable[str]) -> list[int]:
         """Tickets with an event of `kinds` in [start, end) and no stored first-reply wait: their

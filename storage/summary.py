@@ -9,7 +9,19 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Boolean, Index, Integer, String, Text, and_, case, func, select, text
+from sqlalchemy import (
+    Boolean,
+    Index,
+    Integer,
+    String,
+    Text,
+    and_,
+    case,
+    func,
+    select,
+    text,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, aliased, mapped_column
 
@@ -141,17 +153,21 @@ class SqlSummaryRepository:
         total = await self._session.scalar(
             select(func.sum(c.n)).where(c.status.in_(ACTIVE), c.unassigned.is_(True))
         )
-        found: list[Ticket] = []
-        for status in ACTIVE:
-            stmt = (
-                select(TicketRow)
-                .where(TicketRow.status == status, text(UNASSIGNED))
-                .order_by(TicketRow.created_at, TicketRow.id)
-                .limit(limit)
-            )
-            found += [row.to_domain() for row in await self._session.scalars(stmt)]
-        found.sort(key=lambda t: (t.created_at, t.id or 0))
-        return int(total or 0), found[:limit]
+        oldest = [
+            select(TicketRow.id)
+            .where(TicketRow.status == status, text(UNASSIGNED))
+            .order_by(TicketRow.created_at, TicketRow.id)
+            .limit(limit)
+            .subquery()
+            for status in ACTIVE
+        ]
+        stmt = (
+            select(TicketRow)
+            .where(TicketRow.id.in_(union_all(*(select(q.c.id) for q in oldest))))
+            .order_by(TicketRow.created_at, TicketRow.id)
+            .limit(limit)
+        )
+        return int(total or 0), [row.to_domain() for row in await self._session.scalars(stmt)]
 
     async def overdue(self, now: datetime, limit: int) -> tuple[int, list[Ticket]]:
         """New/Open tickets whose next deadline has passed, most overdue first (deadline index)."""

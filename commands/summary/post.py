@@ -1,4 +1,11 @@
-"""Posting a summary (with its chart), and the scheduled jobs: once per slot, late if it must."""
+"""Posting a summary (with its chart), and the scheduled jobs: once per slot, late if it must.
+
+A slot's claim and its message are stored in ONE transaction (issue 8): the summary is built
+first, then the claim, the `last-slot` mark and the outbox message (lane `summary`, key per slot)
+are committed together and delivered after. A crash or a Mattermost outage anywhere neither
+skips the slot nor posts it twice; the chart PNG travels in the message and is uploaded into the
+standup channel when the post is made (commands/outbox.py carried uploads).
+"""
 
 from __future__ import annotations
 
@@ -6,12 +13,14 @@ import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 
+from commands import messages, outbox
 from commands.deps import Deps
-from commands.ports import GatewayError
 from commands.summary import replies
 from commands.summary.build import build, policy_of
 from commands.summary.chart import render_png
+from commands.ports import GatewayError
 from workflows import summary as plan
+from workflows.outbox import Outbound
 from workflows.rota import Level, handovers
 
 log = logging.getLogger(__name__)
@@ -22,19 +31,37 @@ FIRST_SEEN = (
 )
 LAST_SLOT = "last-slot"  # the slot of the last summary posted: the next one starts there
 MAX_PERIOD = timedelta(days=14)
+LANE = "summary"  # outbox lane: summaries and digests reach the standup channel in order
+
+
+def message_key(slot_key: str) -> str:
+    """The outbox key of a slot's post (a daily slot or a hand-over digest)."""
+    return f"summary:{slot_key}"
+
+
+async def summary_message(deps: Deps, data: plan.SummaryData, *, key: str) -> Outbound:
+    """The summary for ~Support Standup as an outbox message, its chart carried along."""
+    policy = policy_of(deps)
+    text = plan.render_fitted(data, policy.permalink, top_n=policy.top_n)
+    args = {}
+    if data.days:
+        png = await asyncio.to_thread(render_png, data.days)
+        args[outbox.UPLOAD] = [outbox.carry(replies.CHART_NAME, png)]
+    return Outbound(key, LANE, channel="standup", message=text, args=args,
+                    props={"supportdesk_role": "summary"})
 
 
 async def publish(deps: Deps, data: plan.SummaryData) -> str:
-    """Post a summary with its chart to ~Support Standup; return the post id."""
-    policy = policy_of(deps)
-    message = plan.render_fitted(data, policy.permalink, top_n=policy.top_n)
-    channel = deps.desk.standup_channel_id
-    file_ids: list[str] = []
-    if data.days:
-        png = await asyncio.to_thread(render_png, data.days)
-        file_ids.append(await deps.gateway.upload_file(channel, replies.CHART_NAME, png))
-    post = await deps.gateway.create_post(channel, message, file_ids=file_ids)
-    return str(post.get("id", ""))
+    """Queue a summary (on demand) for ~Support Standup and deliver it; return the post id
+    ('' while Mattermost is away: the outbox job posts it later)."""
+    message = await summary_message(deps, data, key=messages.unique("summary:on-demand"))
+    async with deps.uow() as uow:
+        await outbox.queue(deps, uow, message)
+        await uow.commit()
+    await outbox.flush(deps, [LANE])
+    async with deps.uow() as uow:
+        produced = await uow.outbox.produced(message.key)
+    return produced.post_id if produced else ""
 
 
 async def post_scheduled(deps: Deps, now: datetime) -> int:
@@ -65,27 +92,25 @@ async def _first_seen(deps: Deps, now: datetime) -> datetime:
 async def _post_slot(
     deps: Deps, key: str, at: datetime, late: bool, title: str, start: datetime | None = None
 ) -> int:
-    """Claim the slot, build and post; a failure releases the claim so the next run retries."""
+    """Build the slot's summary, then claim the slot and queue the post together; deliver.
+    A failure while building claims nothing, so the next run tries again."""
+    async with deps.uow() as uow:
+        if await uow.claims.get(CLAIMS, key) is not None:
+            return 0  # posted (or queued) already: don't build it for nothing
+        last = await uow.claims.get(CLAIMS, LAST_SLOT)
+    if start is None:
+        start = period_start(deps, at, last)
+    data = await build(deps, start, at, title=title, late=late)
+    message = await summary_message(deps, data, key=message_key(key))
     async with deps.uow() as uow:
         if not await uow.claims.claim(CLAIMS, key, deps.clock().astimezone(UTC).isoformat()):
-            return 0
-        last = await uow.claims.get(CLAIMS, LAST_SLOT)
-        await uow.commit()
-    try:
-        if start is None:
-            start = period_start(deps, at, last)
-        data = await build(deps, start, at, title=title, late=late)
-        await publish(deps, data)
-    except Exception:
-        async with deps.uow() as uow:
-            await uow.claims.release(CLAIMS, key)
-            await uow.commit()
-        raise
-    async with deps.uow() as uow:
+            return 0  # another replica got there while we were building
         if title == replies.DAILY_TITLE:
             await uow.claims.set(CLAIMS, LAST_SLOT, at.astimezone(UTC).isoformat())
+        await outbox.queue(deps, uow, message)
         await uow.commit()
-    log.info("posted %s for slot %s%s", title, key, " (late)" if late else "")
+    log.info("queued %s for slot %s%s", title, key, " (late)" if late else "")
+    await outbox.flush(deps, [LANE])
     return 1
 
 
@@ -128,6 +153,6 @@ async def post_handovers(deps: Deps, now: datetime, first_seen: datetime) -> int
                 replies.handover_title(change.region),
                 start=previous.at,
             )
-        except GatewayError as exc:
+        except GatewayError as exc:  # building read names from Mattermost: nothing claimed
             log.warning("hand-over digest %s failed: %s", key, exc)
     return posted

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, select, text
 
-from storage.migrate import upgrade
 from storage.db import create_engine, session_factory
+from storage.migrate import upgrade
 from storage.models import TicketRow
 from storage.uow import SqlUnitOfWork
 from tests.integration.storage.conftest import UowFactory
@@ -65,8 +65,7 @@ async def test_counts_follow_every_insert_update_and_delete(uow_factory: UowFact
         await uow.tickets.save(replace(a, status=S.OPEN, assignee_id=AGENT))
         await uow.tickets.save(replace(b, form=replace(b.form, priority=Priority.URGENT)))
         await uow.tickets.save(replace(e, status=S.OPEN))  # reopened: back in the backlog
-        await uow.tickets.save(replace(f, subject_changed=None) if False else replace(
-            f, form=replace(f.form, subject="renamed")))  # no cell moves: no count changes
+        await uow.tickets.save(replace(f, form=replace(f.form, subject="renamed")))  # no move
         await uow.session.execute(delete(TicketRow).where(TicketRow.id == c.id))
         await uow.commit()
     async with uow_factory() as uow:
@@ -129,6 +128,10 @@ async def test_hourly_counts_drop_deleted_events(uow_factory: UowFactory) -> Non
     assert per_day == [[]]
 
 
+def by_key(found: list[Outcome]) -> list[Outcome]:
+    return sorted(found, key=lambda o: (o.metric.value, o.cycle_key))
+
+
 def outcome(ticket_id: int, key: str = "first", **fields: object) -> Outcome:
     base = {"metric": Metric.FIRST_REPLY, "verdict": Verdict.MET, "started_at": T0,
             "ended_at": T0 + 30 * M, "replied": True, "decided_at": T0 + 30 * M}
@@ -153,15 +156,11 @@ async def test_outcomes_are_written_overwritten_removed_and_read_by_period(
         await uow.sla_outcomes.write([answered], [outcome(a)])
         await uow.commit()
     async with uow_factory() as uow:
-        stored_b = sorted(await uow.sla_outcomes.of_ticket(b), key=lambda o: o.cycle_key)
+        stored_b = await uow.sla_outcomes.of_ticket(b)
         in_period = await uow.sla_outcomes.in_period(T0, T0 + 3 * H)
 
-    assert await_ordered(stored_b) == [outcome(b, ended_at=T0 - H, decided_at=T0 - H), answered]
+    assert by_key(stored_b) == [outcome(b, ended_at=T0 - H, decided_at=T0 - H), answered]
     assert in_period == [answered]
-
-
-def await_ordered(found: list[Outcome]) -> list[Outcome]:
-    return sorted(found, key=lambda o: (o.metric.value, o.cycle_key))
 
 
 async def test_tickets_active_in_a_period_without_a_first_wait_stored_are_unmeasured(
