@@ -193,7 +193,8 @@ async def check_then_deliver(deps: Deps, engine: Any, due_ids: list[int],
         await deps.background.drain(timeout=600)
         deliveries.append(time.perf_counter() - started)
     delivered = gateway.posts + gateway.edits
-    return statistics.median(checks) * 1000, statistics.median(deliveries) * 1000, queued, delivered
+    median_ms = [statistics.median(times) * 1000 for times in (checks, deliveries)]
+    return median_ms[0], median_ms[1], queued, delivered
 
 
 async def timed(run: Any, runs: int, before: Any = None) -> tuple[float, Any]:

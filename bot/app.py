@@ -195,7 +195,8 @@ class SupportBot:
                 commands_per_minute=s.security.commands_per_minute,
                 intake_per_hour=s.security.intake_per_hour),
         )
-        self.jobs = Jobs(job_specs(s), self.deps)
+        self.jobs = Jobs(job_specs(s), self.deps,  # replicas (issue 8): job leases; SQLite has
+                         solo=db.is_sqlite(url))  # one process, so others' leases are stale
         if db.is_sqlite(url):  # reliability (issue 8): the file lock says nobody else delivers
             await outbox.release_leases(self.deps, everyone=True)
         async with self.deps.uow() as uow:

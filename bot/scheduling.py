@@ -95,7 +95,8 @@ def holder_identity() -> str:
 class Jobs:
     """Runs each job on its schedule: one slot once cluster-wide, coalesced, failures logged."""
 
-    def __init__(self, specs: Sequence[JobSpec], deps: Any, *, holder: str | None = None) -> None:
+    def __init__(self, specs: Sequence[JobSpec], deps: Any, *, holder: str | None = None,
+                 solo: bool = False) -> None:
         self._specs = list(specs)
         self._deps = deps
         self._scheduler: AsyncIOScheduler | None = None
@@ -103,6 +104,7 @@ class Jobs:
         self.failures: dict[str, int] = {}
         # --- replicas (issue 8) ---
         self.holder = holder or holder_identity()
+        self.solo = solo  # the only process on its database (SQLite): see SqlLeaseRepository
         self.skipped: dict[str, int] = {}  # slots another replica ran, or is running
         self.recent: deque[tuple[str, datetime]] = deque(maxlen=1000)  # (job, slot) run here
 
@@ -159,7 +161,8 @@ class Jobs:
         try:
             async with self._deps.uow() as uow:
                 taken = bool(await uow.leases.take(spec.name, slot, self.holder, now,
-                                                   now + spec.lease, rerun=spec.rerun))
+                                                   now + spec.lease, rerun=spec.rerun,
+                                                   solo=self.solo))
                 await uow.commit()
         except Exception:  # no database, no lease: the next slot tries again
             self.failures[spec.name] = self.failures.get(spec.name, 0) + 1

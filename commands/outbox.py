@@ -145,9 +145,10 @@ async def _deliver(deps: Deps, item: Any) -> str:
 
 async def _resolve(deps: Deps, message: Outbound) -> tuple[str, str]:
     channel, root = message.channel, message.root
-    async with deps.uow() as uow:
-        channel = await _produced(uow, channel, "channel")
-        root = await _produced(uow, root, "post")
+    if referenced_key(channel) is not None or referenced_key(root) is not None:
+        async with deps.uow() as uow:
+            channel = await _produced(uow, channel, "channel")
+            root = await _produced(uow, root, "post")
     if channel.startswith(DM):
         channel = await deps.gateway.direct_channel(channel[len(DM):])
     return CHANNELS.get(channel, lambda d: channel)(deps), root
@@ -261,7 +262,8 @@ def carry(name: str, data: bytes) -> dict[str, Any]:
     return {"name": name, "b64": base64.b64encode(data).decode("ascii")}
 
 
-async def upload_carried(deps: Deps, message: Outbound, channel_id: str) -> tuple[list[str], int]:
+async def upload_carried(deps: Deps, message: Outbound,
+                         channel_id: str) -> tuple[list[str], int]:
     """Upload the files the message carries: their new ids, and how many Mattermost refused
     for good (the post goes out without them). A retryable failure fails the attempt; an upload
     whose post then fails stays unattached in Mattermost (the retry uploads again)."""

@@ -50,24 +50,28 @@ class SqlLeaseRepository:
         self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
 
     async def take(self, name: str, slot: datetime, holder: str, now: datetime,
-                   until: datetime, *, rerun: bool = False) -> bool:
+                   until: datetime, *, rerun: bool = False, solo: bool = False) -> bool:
         """True if `holder` may run `slot` of job `name` now (and holds it until `until`).
 
         Free (no run in progress) and the slot is newer than the last one run, or, with
         `rerun`, it is `holder`'s own finished slot (asked again in the same process); or the
         last run's lease expired (its holder died or failed) and the slot is that one or newer.
+        `solo`: no other process can use this database (SQLite, bot/dblock.py), so every other
+        holder is an earlier, dead incarnation: its lease counts as expired, its slots as ours.
         """
         await self._session.execute(
             self._insert(JobLeaseRow).values(name=name, holder="", until=None, last_slot=None)
             .on_conflict_do_nothing(index_elements=[JobLeaseRow.name]))
         row = JobLeaseRow
         newer = or_(row.last_slot.is_(None), row.last_slot < slot)
-        mine = and_(row.holder == holder, row.last_slot == slot)
+        mine = row.last_slot == slot if solo else and_(row.holder == holder,
+                                                       row.last_slot == slot)
+        expired = or_(row.until < now, row.holder != holder) if solo else row.until < now
         stmt = (
             update(row)
             .where(row.name == name, or_(
                 and_(row.until.is_(None), or_(newer, mine) if rerun else newer),
-                and_(row.until < now, or_(newer, row.last_slot == slot)),
+                and_(row.until.is_not(None), expired, or_(newer, row.last_slot == slot)),
             ))
             .values(holder=holder, until=until, last_slot=slot)
             .execution_options(synchronize_session=False)

@@ -8,9 +8,21 @@ ticket without that row (imported, or older than migration 0008) is measured fro
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, and_, delete, or_, select, tuple_
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    and_,
+    delete,
+    or_,
+    select,
+    tuple_,
+    type_coerce,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -40,16 +52,31 @@ class SlaOutcomeRow(Base):
     decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     def to_domain(self) -> Outcome:
-        return Outcome(
-            ticket_id=self.ticket_id,
-            metric=Metric(self.metric),
-            cycle_key=self.cycle_key,
-            verdict=Verdict(self.verdict),
-            started_at=self.started_at,
-            ended_at=self.ended_at,
-            replied=bool(self.replied),
-            decided_at=self.decided_at,
-        )
+        return _outcome(*(getattr(self, c.key) for c in COLUMNS))
+
+
+COLUMNS = tuple(SlaOutcomeRow.__table__.c)
+# Read by period as plain rows, the instants as stored (SQLite: text) and parsed by _utc: a few
+# hundred rows a day, where UtcDateTime's per-value processing would be most of the read.
+RAW = tuple(type_coerce(c, Text) if isinstance(c.type, UtcDateTime) else c for c in COLUMNS)
+
+
+def _utc(value: datetime | str | None) -> datetime | None:
+    if isinstance(value, str):  # SQLite: UTC as text, without a zone
+        return datetime.fromisoformat(value + "+00:00")
+    return value if value is None else value.astimezone(UTC)
+
+
+def _outcome(
+    ticket_id: int, metric: str, cycle_key: str, verdict: str, started_at: datetime,
+    ended_at: datetime | None, replied: bool, decided_at: datetime | None,
+) -> Outcome:
+    return Outcome(ticket_id, _METRICS[metric], cycle_key, _VERDICTS[verdict], started_at,
+                   ended_at, bool(replied), decided_at)
+
+
+_METRICS = {m.value: m for m in Metric}
+_VERDICTS = {v.value: v for v in Verdict}
 
 
 def _values(o: Outcome) -> dict[str, object]:
@@ -102,13 +129,14 @@ class SqlSlaOutcomeRepository:
         (ix_sla_outcomes_ended_at, ix_sla_outcomes_decided_at), bounded by the period's
         activity, not by history."""
         o = SlaOutcomeRow
-        stmt = select(o).where(
+        stmt = select(*RAW).where(
             or_(
                 and_(o.ended_at >= start, o.ended_at < end, o.replied.is_(True)),
                 and_(o.decided_at >= start, o.decided_at < end),
             )
         )
-        return [row.to_domain() for row in await self._session.scalars(stmt)]
+        return [_outcome(t, m, k, v, _utc(a), _utc(b), r, _utc(d))
+                for t, m, k, v, a, b, r, d in await self._session.execute(stmt)]
 
     async def unmeasured(self, start: datetime, end: datetime, kinds: Iterable[str]) -> list[int]:
         """Tickets with an event of `kinds` in [start, end) and no stored first-reply wait: their

@@ -76,7 +76,8 @@ def watch_at(report: SlaReport, already: set[NoticeKey]) -> datetime | None:
     return min([*pending, *([upcoming] if upcoming else [])], default=None)
 
 
-def settle(report: SlaReport, events: Iterable[TicketEvent]) -> tuple[list[SlaNotice], datetime | None]:
+def settle(report: SlaReport,
+           events: Iterable[TicketEvent]) -> tuple[list[SlaNotice], datetime | None]:
     """What the scheduled check does for a due ticket: the notices it owes (to send and log now),
     and when to look again once they are logged."""
     already = sent(events)

@@ -122,19 +122,22 @@ class _Batch:
         another run's)."""
         for ticket, _, _ in owing:
             if ticket.card_post_id is None:  # the notices name the card: it must be queued first
-                await announce.queue_announcement(self.deps, uow, ticket, ticket.requester.username)
+                await announce.queue_announcement(self.deps, uow, ticket,
+                                                  ticket.requester.username)
         notices = [(ticket, n, messages.to_staff_thread(ticket, text, role=f"sla_{n.state}",
                                                         key=sla_watch.outbox_key(n)))
                    for ticket, owed, texts in owing for n, text in zip(owed, texts, strict=True)]
         added = await uow.outbox.add_all([m for _, _, m in notices], self.deps.clock())
-        logged = [sla_watch.notice_event(n, self.now, m.key) for _, n, m in notices if m.key in added]
+        logged = [sla_watch.notice_event(n, self.now, m.key)
+                  for _, n, m in notices if m.key in added]
         await self._refresh_cards(uow, [t for t, _, m in notices if m.key in added])
         return logged
 
     async def _refresh_cards(self, uow: UnitOfWork, tickets: list[Ticket]) -> None:
         """`messages.queue_card_refresh` for many tickets: the card's SLA line shows the notice."""
         unique = {_id(t): t for t in tickets}
-        waiting = await uow.outbox.waiting_lanes(map(ticket_lane, unique), "card", self.deps.clock())
+        waiting = await uow.outbox.waiting_lanes(map(ticket_lane, unique), "card",
+                                                 self.deps.clock())
         edits = []
         for tid, ticket in unique.items():
             if ticket_lane(tid) in waiting:

@@ -15,10 +15,10 @@ from datetime import UTC, datetime, timedelta
 
 from commands import messages, outbox
 from commands.deps import Deps
+from commands.ports import GatewayError
 from commands.summary import replies
 from commands.summary.build import build, policy_of
 from commands.summary.chart import render_png
-from commands.ports import GatewayError
 from workflows import summary as plan
 from workflows.outbox import Outbound
 from workflows.rota import Level, handovers
@@ -36,7 +36,7 @@ LANE = "summary"  # outbox lane: summaries and digests reach the standup channel
 
 def message_key(slot_key: str) -> str:
     """The outbox key of a slot's post (a daily slot or a hand-over digest)."""
-    return f"summary:{slot_key}"
+    return f"standup:{slot_key}"
 
 
 async def summary_message(deps: Deps, data: plan.SummaryData, *, key: str) -> Outbound:
@@ -54,7 +54,7 @@ async def summary_message(deps: Deps, data: plan.SummaryData, *, key: str) -> Ou
 async def publish(deps: Deps, data: plan.SummaryData) -> str:
     """Queue a summary (on demand) for ~Support Standup and deliver it; return the post id
     ('' while Mattermost is away: the outbox job posts it later)."""
-    message = await summary_message(deps, data, key=messages.unique("summary:on-demand"))
+    message = await summary_message(deps, data, key=messages.unique("standup:on-demand"))
     async with deps.uow() as uow:
         await outbox.queue(deps, uow, message)
         await uow.commit()

@@ -9,6 +9,7 @@ one fewer is a loss.
 
 from __future__ import annotations
 
+import difflib
 import re
 import sqlite3
 from collections import Counter
@@ -105,6 +106,14 @@ def compare(a: Outcome, b: Outcome) -> Diff:
                 event_missing=a.events - b.events)
 
 
+def roles(o: Outcome) -> str:
+    """How many posts of each role (the summary and DMs without a role by channel kind)."""
+    counts: Counter[str] = Counter()
+    for sig, n in o.posts.items():
+        counts[sig[3] or ("summary" if sig[0] == "support-standup" else "other")] += n
+    return ", ".join(f"{role} {n}" for role, n in sorted(counts.items()))
+
+
 def figure(kills: int, a: Outcome, b: Outcome, d: Diff) -> str:
     matched = sum((a.posts & b.posts).values())
     return (f"kill -9: kills {kills}, tickets {d.tickets_matching}/{len(a.tickets)}, "
@@ -115,15 +124,31 @@ def figure(kills: int, a: Outcome, b: Outcome, d: Diff) -> str:
 
 
 def explain(d: Diff, limit: int = 60) -> str:
-    """Every differing signature (and event), one a line: what to look for in the logs."""
+    """Every differing signature (and event), one a line: what to look for in the logs. A post
+    made in both runs with a different text shows as CHANGED, with the lines that differ."""
     lines = []
-    for title, counter in (("DUPLICATE", d.duplicates), ("LOST", d.lost)):
+    extra, missing = Counter(d.duplicates), Counter(d.lost)
+    for sig in sorted(missing, key=str):
+        other = next((o for o in sorted(extra, key=str) if o[:5] == sig[:5] and extra[o]), None)
+        if other is None:
+            continue
+        missing[sig] -= 1
+        extra[other] -= 1
+        changed = [f"      {line}" for line in difflib.ndiff(sig[5].splitlines(),
+                                                             other[5].splitlines())
+                   if line[:1] in "+-"]
+        lines.append(f"CHANGED: {_where(sig)} (- without kills, + with kills):")
+        lines += changed[:12]
+    for title, counter in (("DUPLICATE", +extra), ("LOST", +missing)):
         for sig, n in sorted(counter.items(), key=str)[:limit]:
-            where, root, ticket, role, key, text, files = sig
-            lines.append(f"{title} x{n}: {where} thread of #{root} role={role} ticket={ticket} "
-                         f"key={key} files={files}: {text[:160]!r}")
+            lines.append(f"{title} x{n}: {_where(sig)}: {sig[5][:160]!r}")
     lines += d.ticket_diffs
     for title, counter in (("EVENT EXTRA", d.event_extra), ("EVENT MISSING", d.event_missing)):
         for (ticket, kind, value), n in sorted(counter.items(), key=str)[:limit]:
             lines.append(f"{title} x{n}: #{ticket} {kind} {value}")
     return "\n".join(lines)
+
+
+def _where(sig: Signature) -> str:
+    where, root, ticket, role, key, _, files = sig
+    return f"{where} thread of #{root} role={role} ticket={ticket} key={key} files={files}"

@@ -256,6 +256,15 @@ class Player:
         if ahead > self.emu.clock_offset:
             self.emu.clock_offset = ahead
 
+    async def close(self) -> None:
+        """After the day (or a failure): no killer left behind, no bot process left running."""
+        if self._killer is not None:
+            self._killer.cancel()
+            await asyncio.gather(self._killer, return_exceptions=True)
+            self._killer = None
+        if self.bot is not None and self.bot.alive:
+            await self.bot.kill()
+
     # --- the day ---------------------------------------------------------------------------
     async def play(self, day: Day) -> None:
         await self.boot()
@@ -332,13 +341,13 @@ class Player:
         post = await self.emu.post_as(self.desk.user(act.user), root["channel_id"], act.text,
                                       root_id=root["id"])
 
-        def handled() -> bool:
+        def handled() -> bool:  # relayed (or answered in the DM thread, e.g. a follow-up offer)
             thread = self.emu.store.thread(card["id"])
             if any(p["user_id"] == self.bot_id and act.text in p["message"] for p in thread):
                 return True
-            return any(p["user_id"] == self.bot_id and p["create_at"] >= post["create_at"]
-                       and p["_seq"] > self.emu.store.posts[post["id"]]["_seq"]
-                       for p in self.emu.store.thread(root["id"]))  # e.g. a follow-up offer
+            return any(p["user_id"] == self.bot_id
+                       and post["id"] in str((p.get("props") or {}).get("supportdesk_key", ""))
+                       for p in self.emu.store.thread(root["id"]))
 
         await self.wait_effect(f"{act}: message relayed to the staff thread", handled)
 

@@ -140,19 +140,26 @@ def _story(rng: random.Random, number: int, customer: str, step: int) -> list[Ac
 
 
 def plan_kills(day: Day, seed: int, count: int = 20) -> list[Kill]:
-    """`count` kills: about a third each during submissions, messages and job runs."""
+    """`count` kills: about a third each during submissions, messages and job runs. The first
+    two message kills come before the message (written while the bot is down: the gap)."""
     rng = random.Random(seed * 7919 + 1)
     pools = {
         "submit": day.by_kind("submit"),
-        "message": day.by_kind("staff_reply", "customer", "status"),
+        "message": day.by_kind("staff_reply", "customer"),
+        "status": day.by_kind("status"),
         "jobs": [a for a in day.by_kind("jobs") if a.step > 0],
     }
-    shares = {"submit": count * 7 // 20, "message": count * 7 // 20}
+    shares = {"submit": count * 7 // 20, "message": count * 5 // 20, "status": count * 2 // 20}
     shares["jobs"] = count - sum(shares.values())
     kills = []
     for pool, acts in pools.items():
-        for act in rng.sample(acts, min(shares[pool], len(acts))):
-            before = act.kind != "jobs" and rng.random() < (0.5 if pool == "message" else 0.35)
+        for n, act in enumerate(rng.sample(acts, min(shares[pool], len(acts)))):
+            if pool == "jobs":
+                before = False
+            elif pool == "message":
+                before = n < 2 or rng.random() < 0.4
+            else:
+                before = rng.random() < 0.35
             kills.append(Kill(act.index, "before" if before else "during", rng.random()))
     return sorted(kills, key=lambda k: k.index)
 

@@ -9,18 +9,27 @@ messages, status commands and job runs. Their final states are compared (kill9_c
     .venv/bin/pytest -q -s tests/reliability/test_kill9.py     # prints the figure line
     KILL9_SEED=3 ... / KILL9_CONTROL=1 (run B without kills: the comparison must be clean)
 
-Each bot process logs to <tmp>/{a,b}/bot.log (restarts are marked `===== restart n =====`).
+Each bot process logs to <tmp>/{a,b}/bot.log (restarts are marked `===== restart n =====`);
+both runs use one copy of the bot's code (<tmp>/code), taken when the test starts.
+
+The bot's clock stands still within a 30-minute step, and job slots and leases count in bot
+time: work a kill interrupted is redone by the next step's jobs. An effect a person waited for
+that shows up only then is printed as `late` (allowed); one that never shows up fails the test.
+Slow (~4-5 min on a loaded 2-CPU machine): marked `slow`.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from tests.reliability.kill9_compare import Outcome, collect, compare, explain, figure
+from tests.reliability.kill9_compare import (
+    Outcome, collect, compare, explain, figure, roles,
+)
 from tests.reliability.kill9_desk import Player, open_desk, snapshot_code
 from tests.reliability.kill9_script import Day, Kill, build_day, plan_kills, start_clock
 
@@ -30,17 +39,15 @@ KILLS = 20
 pytestmark = pytest.mark.slow
 
 
-async def play(folder: Path, code: Path, day: Day, start: object, kills: dict[int, Kill],
+async def play(folder: Path, code: Path, day: Day, start: datetime, kills: dict[int, Kill],
                durations: dict[int, float]) -> tuple[Player, Outcome]:
     desk = await open_desk(folder)
-    player = Player(desk, folder, start, code, kills=kills,  # type: ignore[arg-type]
-                    durations=dict(durations))
+    player = Player(desk, folder, start, code, kills=kills, durations=dict(durations))
     try:
         await player.play(day)
         return player, collect(desk, folder / "desk.db")
     finally:
-        if player.bot is not None and player.bot.alive:
-            await player.bot.kill()
+        await player.close()
         await desk.emu.stop()
 
 
@@ -62,6 +69,7 @@ async def test_kill9_at_random_points_of_a_day_ends_like_the_day_without_kills(
     print(f"\n[fault 3] {figure(len(player_b.kill_log), a, b, d)}; "
           f"seed {SEED}, {len(day.acts)} actions, run A {took_a:.0f} s, both {took:.0f} s, "
           f"restart to READY {max(restarts, default=0):.1f} s at most")
+    print(f"  posts of the day without kills: {roles(a)}")
     for line in player_b.kill_log:
         print(f"  killed {line}")
     for run, player in (("A", player_a), ("B", player_b)):

@@ -15,7 +15,7 @@ from workflows.model import (
 from workflows.sla import DEFAULT_POLICY, Clock, Metric, State, Target, evaluate
 from workflows.sla_period import Period, parse_period, period_stats
 from workflows.sla_settings import TargetOverride, budget_text, build_targets, parse_days
-from workflows.sla_watch import headline, notice_event, owed, sent, watch_at
+from workflows.sla_watch import headline, notice_event, outbox_key, owed, sent, settle, watch_at
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # a Monday
 TOKEN = {"SUPPORTBOT_MATTERMOST__TOKEN": "tok"}
@@ -101,6 +101,27 @@ def test_watch_is_the_warning_then_the_deadline_then_nothing() -> None:
     after = evaluate(t, replied, DEFAULT_POLICY, cal, T0 + timedelta(minutes=56))
     assert owed(after, sent(replied)) == []  # a met cycle owes nothing
     assert watch_at(after, sent(replied)) == T0 + timedelta(minutes=55, hours=18)
+
+
+def test_settle_owes_the_notice_and_looks_again_at_the_deadline_once_it_is_logged() -> None:
+    t, cal = make_ticket(), BusinessCalendar()
+    opened = [ev(EventKind.OPENED, T0)]
+    report = evaluate(t, opened, DEFAULT_POLICY, cal, T0 + timedelta(minutes=50))
+    [notice], watch = settle(report, opened)
+    assert notice.state is State.WARNING and watch == T0 + timedelta(hours=1)
+    key = outbox_key(notice)
+    assert key == "t1:sla:1:first_reply:" + notice.cycle_key + ":warning"
+    logged = notice_event(notice, T0 + timedelta(minutes=50), key)
+    assert logged.data["key"] == key and "post_id" not in logged.data
+    assert settle(report, [*opened, logged]) == ([], T0 + timedelta(hours=1))  # never owed twice
+
+
+def test_a_notice_mentions_the_assignee_else_whoever_is_on_call_else_here() -> None:
+    names = {"a1": "sam", "o1": "tess", "o2": "lee"}
+    assert replies.mention_for(make_ticket(assignee="a1"), names, ["o1"]) == "@sam"
+    assert replies.mention_for(make_ticket(), names, ["o1", "o2"]) == "@tess @lee (unassigned)"
+    assert replies.mention_for(make_ticket(), names, []) == "@here (unassigned)"
+    assert replies.mention_for(make_ticket(assignee="gone"), names, []) == "The assignee:"
 
 
 def test_a_raised_priority_makes_an_already_passed_breach_owed_at_once() -> None:

@@ -6,7 +6,6 @@ import asyncio
 from typing import Any
 
 import aiohttp
-
 import pytest
 
 from commands.oncall import paging

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from storage.models import TicketEventRow, TicketRow
+from tests.reliability.helpers import POSTS, fast_retries
 from tests.wire.harness import T0, Desk
 from tests.wire.workflow_helpers import card, click, open_ticket
 from workflows.model import (
@@ -147,13 +148,55 @@ async def test_missed_slot_is_posted_late_within_grace_only(bare_desk: Desk) -> 
     assert len(summaries(desk)) == 1
 
 
-async def test_a_failed_post_releases_the_slot(desk: Desk) -> None:
+async def test_a_slot_due_during_an_outage_is_posted_once_when_mattermost_is_back(
+    desk: Desk,
+) -> None:
+    """reliability (issue 8): the slot's claim and its post are stored together; the outbox
+    posts it, chart included, once Mattermost accepts posts again (it used to release the
+    claim on failure and rebuild on the next run)."""
     desk.clock.now = TUE_9
-    desk.emu.faults.fail(r"/api/v4/posts$", 400, method="POST", times=2)  # cron + catch-up
+    fast_retries(desk)
+    desk.emu.faults.fail(POSTS, 503, method="POST")
+    await desk.run_jobs()  # the cron job and the catch-up: one claim, one queued post
     await desk.run_jobs()
     assert summaries(desk) == []
+    assert desk.bot is not None and desk.bot.deps is not None
+    async with desk.bot.deps.uow() as uow:
+        assert await uow.outbox.depth() == 1
+
+    desk.emu.faults.clear()
+    desk.clock.advance(minutes=10)
+    await desk.run_jobs()
+    [post] = summaries(desk)
+    assert "Daily summary" in post["message"] and "Posted late" not in post["message"]
+    [file_id] = post["file_ids"]
+    assert desk.emu.file_bytes(file_id).startswith(b"\x89PNG\r\n\x1a\n")
     await desk.run_jobs()
     assert len(summaries(desk)) == 1
+
+
+async def test_a_digest_due_during_an_outage_is_posted_once_when_mattermost_is_back(
+    bare_desk: Desk,
+) -> None:
+    desk = bare_desk
+    regions = [
+        {"name": "emea", "timezone": "UTC", "hours": "08:00-16:00", "primary": ["sam"]},
+        {"name": "amer", "timezone": "UTC", "hours": "16:00-24:00", "primary": ["tess"]},
+    ]
+    await desk.start_bot(
+        summary={"handover_digests": True, "days": ["sat"]}, oncall={"regions": regions}
+    )
+    desk.clock.now = T0.replace(hour=16, minute=1)
+    fast_retries(desk)
+    desk.emu.faults.fail(POSTS, 503, method="POST")
+    await desk.run_jobs()
+    assert [p for p in standup(desk) if "Hand-over digest" in p["message"]] == []
+    desk.emu.faults.clear()
+    desk.clock.advance(minutes=10)
+    await desk.run_jobs()
+    await desk.run_jobs()
+    digests = [p for p in standup(desk) if "Hand-over digest" in p["message"]]
+    assert len(digests) == 1 and "amer" in digests[0]["message"]
 
 
 async def test_size_cap_with_many_tickets(desk: Desk) -> None:

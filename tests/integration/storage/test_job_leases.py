@@ -199,3 +199,20 @@ async def test_real_schedulers_of_two_replicas_run_each_window_once(
             r.stop()
     slots = [slot for r in replicas for _, slot in r.recent]
     assert len(slots) == len(set(slots)) and sum(sum(r.skipped.values()) for r in replicas) >= 2
+
+
+async def test_solo_a_dead_incarnations_lease_and_slots_are_ours_at_once(
+    uow_factory: UowFactory,
+) -> None:
+    """SQLite has one process (bot/dblock.py): a restart after kill -9 need not wait out leases."""
+    name, cron = _name(), _name()
+    assert await _take(uow_factory, name, "old")  # killed mid-run
+    assert await _take(uow_factory, cron, "old")
+    await _release(uow_factory, cron, "old")
+    async with uow_factory() as uow:
+        assert await uow.leases.take(name, SLOT, "new", NOW, NOW + LEASE, solo=True) is True
+        assert await uow.leases.take(name, SLOT, "new", NOW, NOW + LEASE, solo=True) is False
+        assert await uow.leases.take(cron, SLOT, "new", NOW, NOW + LEASE, solo=True) is False
+        assert await uow.leases.take(cron, SLOT, "new", NOW, NOW + LEASE, rerun=True,
+                                     solo=True) is True
+        await uow.commit()

@@ -1,12 +1,18 @@
-"""storage/sla.py on SQLite and PostgreSQL: bulk tickets, logs, touched ids and zones."""
+"""storage/sla.py on SQLite and PostgreSQL: bulk tickets, logs, touched ids and zones, and the
+SLA check's batch writes (with the outbox's bulk queueing they use)."""
 
 from __future__ import annotations
 
+import secrets
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from tests.integration.storage.conftest import UowFactory
 from tests.integration.storage.test_repositories import make_ticket
 from workflows.model import EventKind, TicketEvent
+from workflows.outbox import Outbound
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
@@ -37,3 +43,77 @@ async def test_empty_id_lists_read_nothing(uow_factory: UowFactory) -> None:
     async with uow_factory() as uow:
         assert await uow.sla.tickets([]) == [] and await uow.sla.events([]) == {}
         assert await uow.sla.zones([]) == {}
+
+
+# --- the SLA check's batch writes (issue 10) ---------------------------------------------------
+async def _due_tickets(uow_factory: UowFactory, *deadlines: datetime | None) -> list[int]:
+    async with uow_factory() as uow:
+        ids = []
+        for at in deadlines:
+            t = await uow.tickets.add(make_ticket())
+            await uow.tickets.save(replace(t, next_deadline_at=at))
+            ids.append(t.id)
+        await uow.commit()
+    return ids
+
+
+async def test_lock_due_reads_the_tickets_still_due_as_stored_now(uow_factory: UowFactory) -> None:
+    a, b, c = await _due_tickets(uow_factory, T0, T0 + timedelta(hours=1), T0 - timedelta(hours=1))
+    async with uow_factory() as uow:
+        locked = await uow.sla.lock_due([c, b, a], T0)
+        await uow.commit()
+    assert [(t.id, t.next_deadline_at) for t in locked] == [(a, T0), (c, T0 - timedelta(hours=1))]
+    async with uow_factory() as uow:
+        assert await uow.sla.lock_due([], T0) == []
+
+
+async def test_batch_writes_log_events_and_store_deadlines(uow_factory: UowFactory) -> None:
+    a, b = await _due_tickets(uow_factory, T0, T0)
+    async with uow_factory() as uow:
+        await uow.sla.lock_due([a, b], T0)
+        await uow.sla.add_events([
+            TicketEvent(a, EventKind.SLA_WARNED, T0, to_value="first_reply",
+                        data={"metric": "first_reply", "cycle": "first", "key": "t1:sla:x"}),
+            TicketEvent(b, EventKind.SLA_BREACHED, T0, to_value="first_reply")])
+        await uow.sla.set_deadlines({a: T0 + timedelta(hours=1), b: None})
+        await uow.sla.add_events([])
+        await uow.sla.set_deadlines({})
+        await uow.commit()
+    async with uow_factory() as uow:
+        logs = await uow.sla.events([a, b])
+        stored = {t.id: t.next_deadline_at for t in await uow.sla.tickets([a, b])}
+    assert [(e.kind, e.data.get("key")) for e in logs[a]] == [(EventKind.SLA_WARNED, "t1:sla:x")]
+    assert [e.kind for e in logs[b]] == [EventKind.SLA_BREACHED]
+    assert stored == {a: T0 + timedelta(hours=1), b: None}
+
+
+async def test_lock_due_skips_a_ticket_another_transaction_holds(
+    uow_factory: UowFactory, backend: str,
+) -> None:
+    if backend != "postgresql":
+        pytest.skip("SQLite has one writer at a time: the second lock_due waits instead")
+    a, b = await _due_tickets(uow_factory, T0, T0)
+    async with uow_factory() as holder:
+        assert await holder.tickets.get_for_update(a) is not None  # a change in progress
+        async with uow_factory() as uow:
+            locked = await uow.sla.lock_due([a, b], T0)
+    assert [t.id for t in locked] == [b]
+
+
+async def test_outbox_bulk_queueing_keeps_order_and_each_key_once(uow_factory: UowFactory) -> None:
+    tag = secrets.token_hex(4)  # PostgreSQL keeps the outbox between tests
+    first = [Outbound(f"{tag}:{n}", f"l{tag}", message=str(n)) for n in range(3)]
+    async with uow_factory() as uow:
+        assert await uow.outbox.add_all(first[:1], T0) == {f"{tag}:0"}
+        added = await uow.outbox.add_all([*first, Outbound(f"{tag}:edit", f"l{tag}",
+                                                           render="card")], T0)
+        assert await uow.outbox.add_all([], T0) == set()
+        await uow.commit()
+    assert added == {f"{tag}:1", f"{tag}:2", f"{tag}:edit"}
+    async with uow_factory() as uow:
+        leased = await uow.outbox.lease_heads(now=T0, until=T0 + timedelta(minutes=1), holder="x",
+                                              limit=10, lanes=[f"l{tag}"])
+        waiting = await uow.outbox.waiting_lanes([f"l{tag}", "nothing"], "card", T0)
+        await uow.commit()
+    assert [m.message.key for m in leased] == [f"{tag}:0"]  # the head of the lane: queued first
+    assert waiting == {f"l{tag}"}
