@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 
 
+CURSOR_EVERY_S = 5.0  # reliability (issue 8): how often the websocket position is saved
 OUTBOX_INTERVAL = timedelta(seconds=5)  # reliability (issue 8): how often failed sends retry
 
 
@@ -118,6 +119,7 @@ class SupportBot:
         self.run_scheduler = True  # tests drive jobs with an injected clock instead
         self.last_post_ms = 0  # create_at of the newest post seen on the websocket
         self.events_handled = 0  # posted events handled (a /metrics counter; the soak counts it)
+        self._cursor_saved_at = float("-inf")  # reliability (issue 8): loop time of the last save
         self.metrics = BotMetrics(self)  # observability (issue 11): served at /metrics
         self._db_lock: Any = None  # reliability (issue 8): bot.dblock.SqliteLock while running
 
@@ -206,7 +208,10 @@ class SupportBot:
         self.command_tokens = await startup.register_commands(
             self.gateway, team["id"], desk.public_url, ROUTERS.values())
         logs.add_secrets(*self.command_tokens.values())  # security (issue 9)
+        self.last_post_ms = await recovery.saved_cursor(self.deps)  # reliability (issue 8)
         await self._start_websocket()
+        if self.last_post_ms:  # reliability (issue 8): what was written while no bot listened
+            self.background.spawn(self.on_resync(), name="recover-downtime")
         self.background.spawn(self.jobs.run_all(interval_only=True), name="first-run")
         if self.run_scheduler:
             self.jobs.start()
@@ -256,6 +261,7 @@ class SupportBot:
                                                  what=f"posted event {post['id']}")
             if post.get("user_id") != self.deps.desk.bot_user_id:  # people's posts, not ours
                 self.events_handled += 1  # observability: /metrics supportbot_websocket_events
+            self._save_cursor_now_and_then()  # reliability (issue 8)
 
     async def on_resync(self) -> None:
         """A new websocket session after a gap: re-read ticket threads since the last post seen."""
@@ -263,6 +269,23 @@ class SupportBot:
             deps, since = self.deps, self.last_post_ms  # reliability (issue 8): retried likewise
             await db.retry_while_unavailable(lambda: recovery.recover(deps, since),
                                              what="websocket gap recovery")
+
+    def _save_cursor_now_and_then(self) -> None:  # reliability (issue 8)
+        """Persist how far the websocket got, at most every CURSOR_EVERY_S; a restart re-reads
+        from there (minus a margin), and posts are claimed, so re-reading a little is harmless."""
+        now = asyncio.get_running_loop().time()
+        if self.deps is None or now - self._cursor_saved_at < CURSOR_EVERY_S:
+            return
+        self._cursor_saved_at = now
+        self.background.spawn(self._save_cursor(), name="save-ws-cursor")
+
+    async def _save_cursor(self) -> None:  # reliability (issue 8)
+        if self.deps is None or not self.last_post_ms:
+            return
+        try:
+            await recovery.save_cursor(self.deps, self.last_post_ms)
+        except Exception as exc:  # noqa: BLE001 - the next event tries again
+            log.warning("websocket cursor not saved (%s)", type(exc).__name__)
 
     async def _give_back_leases(self) -> None:  # reliability (issue 8)
         assert self.deps is not None
@@ -286,6 +309,7 @@ class SupportBot:
         await self.background.drain()
         if self.deps is not None:  # reliability (issue 8): what was in flight goes to the others
             await self._give_back_leases()
+            await self._save_cursor()
         if self._ws is not None:
             await self._ws.stop()
         if self._ws_task is not None:

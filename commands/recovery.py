@@ -46,5 +46,22 @@ async def recover(deps: Deps, since_ms: int) -> int:
     return handled
 
 
+CURSOR = ("cursor", "websocket")  # claims row: create_at (ms) of the newest post seen
+
+
+async def saved_cursor(deps: Deps) -> int:
+    """Where the last run stopped reading (0: never ran), so a restart re-reads what was
+    written while no bot was connected (a crash, a deploy)."""
+    async with deps.uow() as uow:
+        value = await uow.claims.get(*CURSOR)
+    return int(value) if value and value.isdigit() else 0
+
+
+async def save_cursor(deps: Deps, post_ms: int) -> None:
+    async with deps.uow() as uow:
+        await uow.claims.set(*CURSOR, str(post_ms))
+        await uow.commit()
+
+
 def _created(post: dict[str, Any]) -> int:
     return int(post.get("create_at", 0))

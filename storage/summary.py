@@ -5,6 +5,7 @@ would otherwise scan the backlog or weeks of events read small tables kept by tr
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,14 +17,16 @@ from sqlalchemy import (
     String,
     Text,
     and_,
-    case,
+    bindparam,
     func,
+    literal_column,
     select,
     text,
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, aliased, mapped_column
+from sqlalchemy.sql.selectable import CompoundSelect
 
 from storage.models import Base, TicketEventRow, TicketRow, UtcDateTime
 from workflows.model import Status, Ticket, TicketEvent
@@ -77,6 +80,7 @@ Index(
 class SqlSummaryRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+        self._counts: dict[tuple[str, str, bool], int] | None = None
 
     async def opened_groups(
         self, start: datetime, end: datetime
@@ -138,21 +142,29 @@ class SqlSummaryRepository:
 
     async def backlog(self) -> dict[tuple[str, str], int]:
         """(status, priority) -> count for New, Open and Pending (summary_ticket_counts)."""
-        c = TicketCountRow
-        stmt = (
-            select(c.status, c.priority, func.sum(c.n))
-            .where(c.status.in_(ACTIVE))
-            .group_by(c.status, c.priority)
-        )
-        return {(s, p): int(n) for s, p, n in await self._session.execute(stmt) if n}
+        out: dict[tuple[str, str], int] = {}
+        for (status, priority, _), n in (await self._cells()).items():
+            if status in ACTIVE:
+                out[(status, priority)] = out.get((status, priority), 0) + n
+        return out
+
+    async def _cells(self) -> dict[tuple[str, str, bool], int]:
+        """(status, priority, unassigned) -> tickets, non-zero cells: read once per repository
+        (one unit of work) for the backlog, unassigned and Pending counts alike."""
+        if self._counts is None:
+            c = TicketCountRow
+            stmt = select(c.status, c.priority, c.unassigned, func.sum(c.n)).group_by(
+                c.status, c.priority, c.unassigned
+            )
+            rows = await self._session.execute(stmt)
+            self._counts = {(s, p, bool(u)): int(n) for s, p, u, n in rows if n}
+        return self._counts
 
     async def unassigned(self, limit: int) -> tuple[int, list[Ticket]]:
         """Active tickets nobody holds: how many (summary_ticket_counts), and the oldest first
         (a LIMIT walk of ix_tickets_unassigned_status_created_at per status, merged)."""
-        c = TicketCountRow
-        total = await self._session.scalar(
-            select(func.sum(c.n)).where(c.status.in_(ACTIVE), c.unassigned.is_(True))
-        )
+        cells = await self._cells()
+        total = sum(n for (s, _, unassigned), n in cells.items() if unassigned and s in ACTIVE)
         oldest = [
             select(TicketRow.id)
             .where(TicketRow.status == status, text(UNASSIGNED))
@@ -167,7 +179,7 @@ class SqlSummaryRepository:
             .order_by(TicketRow.created_at, TicketRow.id)
             .limit(limit)
         )
-        return int(total or 0), [row.to_domain() for row in await self._session.scalars(stmt)]
+        return total, [row.to_domain() for row in await self._session.scalars(stmt)]
 
     async def overdue(self, now: datetime, limit: int) -> tuple[int, list[Ticket]]:
         """New/Open tickets whose next deadline has passed, most overdue first (deadline index)."""
@@ -199,14 +211,16 @@ class SqlSummaryRepository:
             .exists()
         )
         where = and_(TicketRow.status.in_(WAITING_ON_US), ~answered)
-        base = (
-            select(TicketRow, breach.c.at)
+        stmt = (
+            select(TicketRow, breach.c.at, func.count().over())  # the total, before LIMIT
             .join(breach, breach.c.ticket_id == TicketRow.id)
             .where(where)
+            .order_by(breach.c.at, TicketRow.id)
+            .limit(limit)
         )
-        total = await self._session.scalar(select(func.count()).select_from(base.subquery()))
-        rows = await self._session.execute(base.order_by(breach.c.at, TicketRow.id).limit(limit))
-        return int(total or 0), [(row.to_domain(), _aware(at)) for row, at in rows]
+        rows = (await self._session.execute(stmt)).all()
+        total = rows[0][2] if rows else 0
+        return int(total), [(row.to_domain(), _aware(at)) for row, at, _ in rows]
 
     async def next_due(self, now: datetime, limit: int) -> list[Ticket]:
         """New/Open tickets with the nearest future deadline (LIMIT walk of the deadline index)."""
@@ -222,8 +236,7 @@ class SqlSummaryRepository:
         """Pending tickets untouched since `before` (updated_at), oldest first. Counted as all
         Pending (summary_ticket_counts) less those touched since `before` (a short index range)."""
         pending = Status.PENDING.value
-        c = TicketCountRow
-        every = await self._session.scalar(select(func.sum(c.n)).where(c.status == pending))
+        every = sum(n for (s, _, _), n in (await self._cells()).items() if s == pending)
         recent = await self._session.scalar(
             select(func.count())
             .select_from(TicketRow)
@@ -235,7 +248,7 @@ class SqlSummaryRepository:
             .order_by(TicketRow.updated_at, TicketRow.id)
             .limit(limit)
         )
-        return int(every or 0) - int(recent or 0), [row.to_domain() for row in rows]
+        return every - int(recent or 0), [row.to_domain() for row in rows]
 
     async def event_counts_per_day(
         self, days: Sequence[tuple[datetime, datetime]], kinds: Iterable[str]
@@ -248,20 +261,15 @@ class SqlSummaryRepository:
             raise ValueError(f"only {COUNTED_KINDS} are counted by hour, not {kinds}")
         out: list[dict[tuple[str, str | None, str | None], int]] = [{} for _ in days]
         inner = [(_ceil_hour(a), _floor_hour(b)) for a, b in days]
-        h = EventHourRow
-        whens = [(and_(h.hour >= a, h.hour < b), i) for i, (a, b) in enumerate(inner) if a < b]
-        if whens:
-            day = case(*whens, else_=-1).label("day")
-            stmt = (
-                select(day, h.kind, h.from_value, h.to_value, func.sum(h.n))
-                .where(h.hour >= min(lo for lo, _ in inner), h.hour < max(hi for _, hi in inner),
-                       h.kind.in_(kinds))
-                .group_by(day, h.kind, h.from_value, h.to_value)
-            )
-            for i, kind, before, after, n in await self._session.execute(stmt):
-                if i >= 0 and n:
-                    key = (kind, before or None, after or None)
-                    out[i][key] = out[i].get(key, 0) + int(n)
+        params: dict[str, Any] = {}
+        for i, (lo, hi) in enumerate(inner):  # a day within one hour reads none: lo = hi
+            params |= {f"lo{i}": lo, f"hi{i}": max(lo, hi), f"kinds{i}": kinds}
+        for i, kind, before, after, n in await self._session.execute(
+            _hours_per_day(len(days)), params
+        ):
+            if n:
+                key = (kind, before or None, after or None)
+                out[i][key] = out[i].get(key, 0) + int(n)
         for i, ((start, end), (lo, hi)) in enumerate(zip(days, inner, strict=True)):
             edges = [(start, end)] if lo >= hi else [(start, lo), (hi, end)]
             for a, b in edges:
@@ -330,6 +338,21 @@ class SqlSummaryRepository:
             select(TicketRow).where(where).order_by(*order).limit(limit)
         )
         return int(total or 0), [row.to_domain() for row in rows]
+
+
+@functools.cache
+def _hours_per_day(days: int) -> CompoundSelect:
+    """summary_event_hours summed per day for `days` consecutive [lo{i}, hi{i}) ranges: built
+    once per length (building 14 selects per call would cost more than running them)."""
+    h = EventHourRow
+    return union_all(*(
+        select(literal_column(str(i)).label("day"), h.kind, h.from_value, h.to_value,
+               func.sum(h.n))
+        .where(h.hour >= bindparam(f"lo{i}"), h.hour < bindparam(f"hi{i}"),
+               h.kind.in_(bindparam(f"kinds{i}", expanding=True)))
+        .group_by(h.kind, h.from_value, h.to_value)
+        for i in range(days)
+    ))  # fmt: skip
 
 
 def _floor_hour(at: datetime) -> datetime:

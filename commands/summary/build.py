@@ -126,9 +126,8 @@ async def build(
         figures = await _period_metrics(deps, uow, start, end) if metrics else {}
         pages = await _pages(deps, uow, start, end, side)
         days = await _days(uow, now, policy.tz, sum(backlog.values())) if chart else ()
-    csat_good, csat_bad, bad = _csat(side)
-    async with deps.uow() as uow:
-        bad_tickets = await uow.summary.tickets(t for t, _ in bad[:n])
+        csat_good, csat_bad, bad = _csat(side)
+        bad_tickets = await q.tickets(t for t, _ in bad[:n])
     data = SummaryData(
         title=title,
         start_at=start,

@@ -82,8 +82,12 @@ def collect(desk: Desk, db_path: Path) -> Outcome:
 
 @dataclass
 class Diff:
+    """`duplicates`: posts only the killed run made; `lost`: only the run without kills; a post
+    both made (same place, ticket, role and key) with different texts is `changed` instead."""
+
     duplicates: Counter[Signature]
     lost: Counter[Signature]
+    changed: list[tuple[Signature, Signature]]  # (without kills, with kills)
     tickets_matching: int
     ticket_diffs: list[str]
     event_extra: Counter[tuple[int, str, str | None]]
@@ -91,7 +95,7 @@ class Diff:
 
     @property
     def clean(self) -> bool:
-        return not (self.duplicates or self.lost or self.ticket_diffs
+        return not (self.duplicates or self.lost or self.changed or self.ticket_diffs
                     or self.event_extra or self.event_missing)
 
 
@@ -100,7 +104,18 @@ def compare(a: Outcome, b: Outcome) -> Diff:
     by_id_b = {t[0]: t for t in b.tickets}
     diffs = [f"ticket {i}: without kills {by_id_a.get(i)}, with kills {by_id_b.get(i)}"
              for i in sorted(by_id_a.keys() | by_id_b.keys()) if by_id_a.get(i) != by_id_b.get(i)]
-    return Diff(duplicates=b.posts - a.posts, lost=a.posts - b.posts,
+    extra, missing = b.posts - a.posts, a.posts - b.posts
+    changed = []
+    for sig in sorted(missing, key=str):
+        while missing[sig]:
+            other = next((o for o in sorted(extra, key=str) if o[:5] == sig[:5] and extra[o]),
+                         None)
+            if other is None:
+                break
+            missing[sig] -= 1
+            extra[other] -= 1
+            changed.append((sig, other))
+    return Diff(duplicates=+extra, lost=+missing, changed=changed,
                 tickets_matching=sum(1 for i, t in by_id_a.items() if by_id_b.get(i) == t),
                 ticket_diffs=diffs, event_extra=b.events - a.events,
                 event_missing=a.events - b.events)
@@ -115,36 +130,30 @@ def roles(o: Outcome) -> str:
 
 
 def figure(kills: int, a: Outcome, b: Outcome, d: Diff) -> str:
-    matched = sum((a.posts & b.posts).values())
+    matched = sum((a.posts & b.posts).values())  # the same post, the same text
     return (f"kill -9: kills {kills}, tickets {d.tickets_matching}/{len(a.tickets)}, "
             f"posts {matched}/{sum(a.posts.values())} (with kills {sum(b.posts.values())}), "
             f"duplicates {sum(d.duplicates.values())}, lost {sum(d.lost.values())}, "
+            f"changed {len(d.changed)}, "
             f"pages {b.pages}/{a.pages}, summaries {b.summaries}/{a.summaries}, "
             f"events +{sum(d.event_extra.values())}/-{sum(d.event_missing.values())}")
 
 
 def explain(d: Diff, limit: int = 60) -> str:
-    """Every differing signature (and event), one a line: what to look for in the logs. A post
-    made in both runs with a different text shows as CHANGED, with the lines that differ."""
+    """Every difference, one a line (a changed text with the lines that differ): what to look
+    for in the logs."""
     lines = []
-    extra, missing = Counter(d.duplicates), Counter(d.lost)
-    for sig in sorted(missing, key=str):
-        other = next((o for o in sorted(extra, key=str) if o[:5] == sig[:5] and extra[o]), None)
-        if other is None:
-            continue
-        missing[sig] -= 1
-        extra[other] -= 1
-        changed = [f"      {line}" for line in difflib.ndiff(sig[5].splitlines(),
-                                                             other[5].splitlines())
-                   if line[:1] in "+-"]
-        lines.append(f"CHANGED: {_where(sig)} (- without kills, + with kills):")
-        lines += changed[:12]
-    for title, counter in (("DUPLICATE", +extra), ("LOST", +missing)):
+    for before, after in d.changed[:limit]:
+        lines.append(f"CHANGED: {_where(before)} (- without kills, + with kills):")
+        lines += [f"      {line}" for line in difflib.ndiff(before[5].splitlines(),
+                                                           after[5].splitlines())
+                  if line[:1] in "+-"][:12]
+    for title, counter in (("DUPLICATE", d.duplicates), ("LOST", d.lost)):
         for sig, n in sorted(counter.items(), key=str)[:limit]:
             lines.append(f"{title} x{n}: {_where(sig)}: {sig[5][:160]!r}")
     lines += d.ticket_diffs
-    for title, counter in (("EVENT EXTRA", d.event_extra), ("EVENT MISSING", d.event_missing)):
-        for (ticket, kind, value), n in sorted(counter.items(), key=str)[:limit]:
+    for title, events in (("EVENT EXTRA", d.event_extra), ("EVENT MISSING", d.event_missing)):
+        for (ticket, kind, value), n in sorted(events.items(), key=str)[:limit]:
             lines.append(f"{title} x{n}: #{ticket} {kind} {value}")
     return "\n".join(lines)
 

@@ -32,7 +32,7 @@ from tests.wire.workflow_helpers import FORM
 
 ROOT = Path(__file__).resolve().parents[2]
 EFFECT_TIMEOUT = 5.0  # seconds after the bot is (back) up
-# sam holds primary and tess secondary around the clock; lee is the lead (as tests/wire/test_oncall)
+# sam holds primary, tess secondary, around the clock; lee is the lead (tests/wire/test_oncall)
 ONCALL: dict[str, Any] = {
     "check_interval": "1m", "ack_timeout": "10m", "repeat": 0, "lead": ["lee"],
     "regions": [{"name": "GLOBAL", "timezone": "UTC", "hours": "00:00-24:00",
@@ -177,6 +177,10 @@ class Player:
     bot: BotProcess | None = None
     _killer: asyncio.Task[None] | None = None
     _overdue: list[tuple[str, Any]] = field(default_factory=list)
+    clock_file: Path = field(init=False)  # the bot's FileClock reads it
+
+    def __post_init__(self) -> None:
+        self.clock_file = self.folder / "clock"
 
     @property
     def emu(self) -> Any:
@@ -188,7 +192,6 @@ class Player:
 
     # --- the process ---------------------------------------------------------------------
     async def boot(self) -> None:
-        self.clock_file = self.folder / "clock"
         self.set_clock(self.start)
         self.bot = BotProcess(bot_settings(self.desk, self.clock_file), self.folder / "bot.log",
                               self.code)
@@ -213,8 +216,9 @@ class Player:
             await killer
         assert self.bot is not None
         if not self.bot.alive:
-            if self.bot.proc is not None and self.bot.proc.returncode not in (None, -signal.SIGKILL):
-                raise AssertionError(f"the bot died by itself (exit {self.bot.proc.returncode}):"
+            code = self.bot.proc.returncode if self.bot.proc is not None else None
+            if code not in (None, -signal.SIGKILL):
+                raise AssertionError(f"the bot died by itself (exit {code}):"
                                      f"\n{self.bot.log_tail()}")
             self.restarts.append(await self.bot.start(f"restart {len(self.restarts) + 1}"))
 
@@ -281,7 +285,7 @@ class Player:
             await getattr(self, f"_{act.kind}")(act)
             await self.settle()
             self.durations.setdefault(act.index, time.monotonic() - started)
-        for what, check in self._overdue:  # e.g. a delivery lease of the killed process ran out
+        for what, check in self._overdue:  # done by a later step's jobs (slots count bot time)
             (self.late if check() else self.notes).append(
                 f"{'late' if check() else 'never happened'}: {what}")
         assert self.bot is not None
@@ -352,11 +356,17 @@ class Player:
         await self.wait_effect(f"{act}: message relayed to the staff thread", handled)
 
     async def _status(self, act: Act) -> None:
+        await self._command(act, f"/ticket status {act.ticket} {act.text}")
+
+    async def _take(self, act: Act) -> None:
+        await self._command(act, f"/ticket take {act.ticket}")
+
+    async def _command(self, act: Act, command: str) -> None:
+        """A staff slash command in ~customer-support, again until the bot answers it."""
         attempt = 0
         while True:
-            answer = await self.emu.execute_command(
-                self.desk.user(act.user), self.desk.support.id,
-                f"/ticket status {act.ticket} {act.text}")
+            answer = await self.emu.execute_command(self.desk.user(act.user),
+                                                    self.desk.support.id, command)
             if answer.status == 200:
                 return
             attempt += 1

@@ -43,7 +43,7 @@ def day_start(now: datetime) -> datetime:
 class Act:
     """One thing a person (or the scheduler) does. `ticket` is the ticket number."""
 
-    kind: str  # submit | staff_reply | customer | status | jobs
+    kind: str  # submit | take | staff_reply | customer | status | jobs
     step: int
     user: str = ""
     ticket: int = 0
@@ -87,7 +87,8 @@ def build_day(seed: int, tickets: int = 30, paged: int = 6) -> Day:
         else:
             user = rng.choice(CUSTOMERS)
             low = user in PREMIUM  # a premium urgent/high ticket would page: keep the count known
-            priority = rng.choice(("normal", "low") if low else ("urgent", "high", "normal", "low"))
+            priority = rng.choice(("normal", "low") if low else ("urgent", "high", "normal",
+                                                                 "low"))
         steps[step].append(Act("submit", step, user, number, f"Kill9 ticket {number}", priority))
         first = step + (PAGE_CHAIN_STEPS if number in paged_ids else 1) + rng.randint(0, 2)
         for act in _story(rng, number, user, first):
@@ -119,13 +120,16 @@ def _story(rng: random.Random, number: int, customer: str, step: int) -> list[Ac
         acts.append(Act(kind, step, user, number, text or f"k9-{number}-{n} {kind} from {user}"))
         step += rng.randint(1, 3)
 
+    taken = rng.random() < 0.85  # the others stay New and unassigned all day
+    if taken:
+        add("take", staff)
     if rng.random() < 0.85:
         add("staff_reply", staff)
     if rng.random() < 0.7:
         add("customer", customer)
         if rng.random() < 0.6:
             add("staff_reply", staff)
-    roll = rng.random()
+    roll = rng.random() if taken else 1.0
     if roll < 0.6:
         add("status", staff, "solved")
         if rng.random() < 0.3:  # the customer writes back before auto-close: reopened
@@ -146,7 +150,7 @@ def plan_kills(day: Day, seed: int, count: int = 20) -> list[Kill]:
     pools = {
         "submit": day.by_kind("submit"),
         "message": day.by_kind("staff_reply", "customer"),
-        "status": day.by_kind("status"),
+        "status": day.by_kind("status", "take"),
         "jobs": [a for a in day.by_kind("jobs") if a.step > 0],
     }
     shares = {"submit": count * 7 // 20, "message": count * 5 // 20, "status": count * 2 // 20}
