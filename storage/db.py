@@ -7,6 +7,7 @@ import logging
 import sqlite3
 import weakref
 from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -135,6 +136,15 @@ SQLITE_WRITE_QUEUE_TIMEOUT_S = 10.0  # then "database is locked": well inside Ma
 _READ_ONLY_WORDS = frozenset({"SELECT", "PRAGMA", "EXPLAIN", "VALUES"})
 
 
+@dataclass(eq=False)
+class _Turn:
+    """The queue of one event loop: the lock, and who has it."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    holder: Any = None  # the DBAPI connection whose transaction has the turn
+    task: asyncio.Task[Any] | None = None  # the task that took it
+
+
 class WriterQueue:
     """One SQLite file's writers in this process, served one transaction at a time (FIFO).
 
@@ -143,8 +153,7 @@ class WriterQueue:
     some lose and are answered "try again". Instead, a connection takes this queue's turn just
     before its first writing statement and gives it back when the connection is reset or returned
     to the pool (after its COMMIT or ROLLBACK). Reads never queue (WAL readers don't block).
-    Another *process* (or a second engine in another event loop) still meets SQLite's own lock
-    and busy_timeout, as before.
+    Another *process* still meets SQLite's own lock and busy_timeout, as before.
     """
 
     def __init__(self, path: str) -> None:
@@ -153,25 +162,25 @@ class WriterQueue:
         self.turns = 0  # write transactions served
         self.waited_max_s = 0.0  # the longest wait for a turn
         self.timeouts = 0
-        self._lock: asyncio.Lock | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._holder: Any = None  # the DBAPI connection whose transaction has the turn
-        self._holder_task: asyncio.Task[Any] | None = None
+        # One queue per event loop (an asyncio.Lock belongs to one loop; tests run many loops).
+        self._turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Turn] = (
+            weakref.WeakKeyDictionary())
 
-    def _current_lock(self) -> asyncio.Lock:
+    def _turn(self) -> _Turn:
         loop = asyncio.get_running_loop()
-        if self._lock is None or self._loop is not loop:  # a new event loop (tests): fresh queue
-            self._lock, self._loop, self._holder, self._holder_task = asyncio.Lock(), loop, None, None
-        return self._lock
+        turn = self._turns.get(loop)
+        if turn is None:
+            turn = self._turns[loop] = _Turn()
+        return turn
 
     def holds(self, dbapi_connection: Any) -> bool:
-        return self._holder is not None and self._holder is dbapi_connection
+        return any(t.holder is dbapi_connection for t in list(self._turns.values()))
 
     async def take_turn(self, dbapi_connection: Any) -> None:
         """Wait for the turn; OperationalError "database is locked" after `timeout_s`."""
-        lock = self._current_lock()
+        turn = self._turn()
         task = asyncio.current_task()
-        if lock.locked() and self._holder_task is task:
+        if turn.lock.locked() and turn.task is task:
             # The task that has the turn is writing on a second connection (a unit of work
             # nested inside another): it would wait for itself. Fail at once, as SQLite would
             # after busy_timeout.
@@ -181,36 +190,37 @@ class WriterQueue:
         loop = asyncio.get_running_loop()
         started = loop.time()
         while True:
-            self._reclaim_abandoned(lock)
+            self._reclaim_abandoned(turn)
             left = self.timeout_s - (loop.time() - started)
             if left <= 0:
                 self.timeouts += 1
                 log.warning("no SQLite write turn within %.1f s on %s", self.timeout_s, self.path)
                 raise sqlite3.OperationalError("database is locked (write queue timeout)")
             try:  # wait_for, not asyncio.timeout: a late timeout must not cancel this task
-                await asyncio.wait_for(lock.acquire(), min(left, 1.0))
+                await asyncio.wait_for(turn.lock.acquire(), min(left, 1.0))
                 break
             except TimeoutError:
                 continue
-        self._holder, self._holder_task = dbapi_connection, task
+        turn.holder, turn.task = dbapi_connection, task
         self.turns += 1
         self.waited_max_s = max(self.waited_max_s, loop.time() - started)
 
     def give_back(self, dbapi_connection: Any) -> None:
-        if dbapi_connection is None or not self.holds(dbapi_connection):
+        if dbapi_connection is None:
             return
-        self._holder, self._holder_task = None, None
-        if self._lock is not None and self._lock.locked():
-            self._lock.release()
+        for turn in list(self._turns.values()):
+            if turn.holder is dbapi_connection:
+                turn.holder, turn.task = None, None
+                if turn.lock.locked():
+                    turn.lock.release()
 
-    def _reclaim_abandoned(self, lock: asyncio.Lock) -> None:
+    def _reclaim_abandoned(self, turn: _Turn) -> None:
         """A turn whose task has ended without giving it back (a leaked connection) is freed."""
-        task = self._holder_task
-        if lock.locked() and task is not None and task.done():
+        if turn.lock.locked() and turn.task is not None and turn.task.done():
             log.error("SQLite write turn on %s abandoned by finished task %s: reclaimed",
-                      self.path, task.get_name())
-            self._holder, self._holder_task = None, None
-            lock.release()
+                      self.path, turn.task.get_name())
+            turn.holder, turn.task = None, None
+            turn.lock.release()
 
 
 _QUEUES: weakref.WeakValueDictionary[str, WriterQueue] = weakref.WeakValueDictionary()

@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, aliased, mapped_column
-from sqlalchemy.sql.selectable import CompoundSelect
+from sqlalchemy.sql.selectable import CompoundSelect, Select
 
 from storage.models import Base, TicketEventRow, TicketRow, UtcDateTime
 from workflows.model import Status, Ticket, TicketEvent
@@ -165,21 +165,8 @@ class SqlSummaryRepository:
         (a LIMIT walk of ix_tickets_unassigned_status_created_at per status, merged)."""
         cells = await self._cells()
         total = sum(n for (s, _, unassigned), n in cells.items() if unassigned and s in ACTIVE)
-        oldest = [
-            select(TicketRow.id)
-            .where(TicketRow.status == status, text(UNASSIGNED))
-            .order_by(TicketRow.created_at, TicketRow.id)
-            .limit(limit)
-            .subquery()
-            for status in ACTIVE
-        ]
-        stmt = (
-            select(TicketRow)
-            .where(TicketRow.id.in_(union_all(*(select(q.c.id) for q in oldest))))
-            .order_by(TicketRow.created_at, TicketRow.id)
-            .limit(limit)
-        )
-        return total, [row.to_domain() for row in await self._session.scalars(stmt)]
+        found = await self._session.scalars(_oldest_unassigned(), {"n": limit})
+        return total, [row.to_domain() for row in found]
 
     async def overdue(self, now: datetime, limit: int) -> tuple[int, list[Ticket]]:
         """New/Open tickets whose next deadline has passed, most overdue first (deadline index)."""
@@ -191,34 +178,7 @@ class SqlSummaryRepository:
     ) -> tuple[int, list[tuple[Ticket, datetime]]]:
         """New/Open tickets with an SLA breach logged since `since` and no public reply after it:
         how many, and the oldest breaches first with their instant (ix_ticket_events_kind_at)."""
-        breach = (
-            select(
-                TicketEventRow.ticket_id.label("ticket_id"),
-                func.max(TicketEventRow.at).label("at"),
-            )
-            .where(TicketEventRow.kind == "sla_breached", TicketEventRow.at >= since)
-            .group_by(TicketEventRow.ticket_id)
-            .subquery()
-        )
-        reply = aliased(TicketEventRow)
-        answered = (
-            select(reply.id)
-            .where(
-                reply.ticket_id == breach.c.ticket_id,
-                reply.kind == "public_reply",
-                reply.at > breach.c.at,
-            )
-            .exists()
-        )
-        where = and_(TicketRow.status.in_(WAITING_ON_US), ~answered)
-        stmt = (
-            select(TicketRow, breach.c.at, func.count().over())  # the total, before LIMIT
-            .join(breach, breach.c.ticket_id == TicketRow.id)
-            .where(where)
-            .order_by(breach.c.at, TicketRow.id)
-            .limit(limit)
-        )
-        rows = (await self._session.execute(stmt)).all()
+        rows = (await self._session.execute(_breached_open(), {"since": since, "n": limit})).all()
         total = rows[0][2] if rows else 0
         return int(total), [(row.to_domain(), _aware(at)) for row, at, _ in rows]
 
@@ -340,10 +300,64 @@ class SqlSummaryRepository:
         return int(total or 0), [row.to_domain() for row in rows]
 
 
+# Statements built once (bind parameters for the values): building these costs more than
+# running them (an aliased entity, subqueries), and the summary runs each once per build.
+
+
+@functools.cache
+def _breached_open() -> Select[tuple[TicketRow, datetime, int]]:
+    """New/Open tickets with an SLA breach since :since and no public reply after it, oldest
+    breach first, :n of them, each with the breach instant and how many there are in all."""
+    breach = (
+        select(
+            TicketEventRow.ticket_id.label("ticket_id"),
+            func.max(TicketEventRow.at).label("at"),
+        )
+        .where(TicketEventRow.kind == "sla_breached", TicketEventRow.at >= bindparam("since"))
+        .group_by(TicketEventRow.ticket_id)
+        .subquery()
+    )
+    reply = aliased(TicketEventRow)
+    answered = (
+        select(reply.id)
+        .where(
+            reply.ticket_id == breach.c.ticket_id,
+            reply.kind == "public_reply",
+            reply.at > breach.c.at,
+        )
+        .exists()
+    )
+    return (
+        select(TicketRow, breach.c.at, func.count().over())  # the total, before LIMIT
+        .join(breach, breach.c.ticket_id == TicketRow.id)
+        .where(TicketRow.status.in_(WAITING_ON_US), ~answered)
+        .order_by(breach.c.at, TicketRow.id)
+        .limit(bindparam("n", type_=Integer))
+    )
+
+
+@functools.cache
+def _oldest_unassigned() -> Select[tuple[TicketRow]]:
+    """The :n oldest unassigned active tickets: :n per status from the partial index, merged."""
+    oldest = [
+        select(TicketRow.id)
+        .where(TicketRow.status == status, text(UNASSIGNED))
+        .order_by(TicketRow.created_at, TicketRow.id)
+        .limit(bindparam("n", type_=Integer))
+        .subquery()
+        for status in ACTIVE
+    ]
+    return (
+        select(TicketRow)
+        .where(TicketRow.id.in_(union_all(*(select(q.c.id) for q in oldest))))
+        .order_by(TicketRow.created_at, TicketRow.id)
+        .limit(bindparam("n", type_=Integer))
+    )
+
+
 @functools.cache
 def _hours_per_day(days: int) -> CompoundSelect:
-    """summary_event_hours summed per day for `days` consecutive [lo{i}, hi{i}) ranges: built
-    once per length (building 14 selects per call would cost more than running them)."""
+    """summary_event_hours summed per day, for `days` [:lo{i}, :hi{i}) ranges and :kinds{i}."""
     h = EventHourRow
     return union_all(*(
         select(literal_column(str(i)).label("day"), h.kind, h.from_value, h.to_value,

@@ -122,6 +122,20 @@ def _server_user() -> str | None:
     return OS_USER
 
 
+def _start_on_a_free_port(server: PgServer, attempts: int = 3) -> None:
+    """free_port() only finds a port that was free a moment ago: on a clash, take another."""
+    for attempt in range(1, attempts + 1):
+        try:
+            server.start()
+            return
+        except PgUnavailable as exc:
+            if attempt == attempts or "already in use" not in str(exc):
+                raise
+        server.port = free_port()
+        with (server.data / "postgresql.conf").open("a") as conf:
+            conf.write(f"port = {server.port}\n")  # a later line wins
+
+
 @contextmanager
 def private_postgres() -> Iterator[PgServer]:
     """initdb + start a private server; stop it and delete its folder afterwards."""
@@ -138,7 +152,7 @@ def private_postgres() -> Iterator[PgServer]:
     server = PgServer(bindir=bindir, root=root, port=free_port(), as_user=user)
     try:
         server.initdb()
-        server.start()
+        _start_on_a_free_port(server)
         yield server
     finally:
         with suppress(Exception):

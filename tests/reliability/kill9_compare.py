@@ -53,14 +53,14 @@ def normalise_key(key: Any) -> Any:
 
 def collect(desk: Desk, db_path: Path) -> Outcome:
     out = Outcome()
+    store = desk.emu.store
+    bot_id = desk.users["supportbot"].id
+    names = {u.id: u.username for u in store.users.values()}  # ids differ between the runs
     with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as db:
         out.tickets = [tuple(r) for r in db.execute(  # type: ignore[misc]
             "SELECT id, subject, status FROM tickets ORDER BY id")]
-        out.events = Counter(tuple(r) for r in db.execute(  # type: ignore[misc]
-            "SELECT ticket_id, kind, to_value FROM ticket_events"))
-    store = desk.emu.store
-    bot_id = desk.users["supportbot"].id
-    names = {u.id: u.username for u in store.users.values()}
+        out.events = Counter((ticket, kind, names.get(value, value)) for ticket, kind, value
+                             in db.execute("SELECT ticket_id, kind, to_value FROM ticket_events"))
     kinds = {}
     for channel in store.channels.values():
         if channel.type == "D":

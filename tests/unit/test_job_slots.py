@@ -1,4 +1,4 @@
-"""Replicas (issue 8): which slot a job run belongs to (bot/scheduling.py), from the clock alone."""
+"""Replicas (issue 8): which slot a job run belongs to (bot/scheduling.py), from the clock."""
 
 from __future__ import annotations
 

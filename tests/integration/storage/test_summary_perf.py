@@ -222,3 +222,23 @@ async def test_migration_0008_counts_the_rows_already_stored(empty_db_url: str) 
             assert triggers in (4, 5)  # PostgreSQL: insert and delete share one trigger
     finally:
         await engine.dispose()
+
+
+async def test_breached_open_counts_all_and_lists_the_oldest_breaches(
+    uow_factory: UowFactory,
+) -> None:
+    async with uow_factory() as uow:
+        ids = []
+        for i in range(4):
+            t = await uow.tickets.add(make_ticket(status=S.OPEN if i != 3 else S.PENDING))
+            assert t.id is not None
+            ids.append(t.id)
+            await uow.events.add(TicketEvent(t.id, K.SLA_BREACHED, T0 - (5 - i) * H))
+        await uow.events.add(TicketEvent(ids[1], K.PUBLIC_REPLY, T0))  # answered since
+        await uow.commit()
+    async with uow_factory() as uow:
+        total, oldest = await uow.summary.breached_open(T0 - 24 * H, 1)
+        none = await uow.summary.breached_open(T0, 1)
+
+    assert total == 2 and [(t.id, at) for t, at in oldest] == [(ids[0], T0 - 5 * H)]
+    assert none == (0, [])
