@@ -1,7 +1,7 @@
 """Benchmark: the daily summary's build time (queries + formatting, no posting) vs history.
 
     .venv/bin/python -m benchmarks.summary_build 10000 100000 [1000000] [--keep DIR] [--runs N]
-    .venv/bin/python -m benchmarks.summary_build 100000 --postgres postgresql://postgres@127.0.0.1/x
+    .venv/bin/python -m benchmarks.summary_build 100000 --postgres postgresql://user@host/db
 
 For each size, seeds a fresh database in bulk: 70% closed tickets spread over the past year
 (3 events each: opened, solved, closed; all before the measured day), 20% open tickets

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, Integer, String, Text, and_, delete, func, or_, select, text, update
+from sqlalchemy import (
+    Index, Integer, String, Text, and_, bindparam, delete, func, or_, select, text, update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, aliased, mapped_column
@@ -68,6 +70,38 @@ class Produced:
 
     channel_id: str
     post_id: str
+
+
+def _heads(*, in_lanes: bool) -> Any:
+    """Built once (statement construction is most of a small query's cost): the lane heads
+    that are due and not leased, oldest first."""
+    earlier = aliased(OutboxRow)
+    blocked = (select(earlier.id)
+               .where(earlier.lane == OutboxRow.lane, earlier.state == State.PENDING.value,
+                      earlier.id < OutboxRow.id)
+               .exists())
+    free = or_(OutboxRow.lease_until.is_(None), OutboxRow.lease_until < bindparam("now"))
+    stmt = (select(OutboxRow.id)
+            .where(OutboxRow.state == State.PENDING.value, OutboxRow.next_at <= bindparam("now"),
+                   free, ~blocked)
+            .order_by(OutboxRow.id).limit(bindparam("limit")))
+    if in_lanes:
+        stmt = stmt.where(OutboxRow.lane.in_(bindparam("lanes", expanding=True)))
+    return stmt
+
+
+_HEADS = _heads(in_lanes=False)
+_HEADS_IN_LANES = _heads(in_lanes=True)
+_LEASE = (
+    update(OutboxRow)
+    .where(OutboxRow.id.in_(bindparam("ids", expanding=True)),
+           OutboxRow.state == State.PENDING.value,
+           or_(OutboxRow.lease_until.is_(None), OutboxRow.lease_until < bindparam("now")))
+    .values(lease_until=bindparam("until"), holder=bindparam("holder"),
+            attempts=OutboxRow.attempts + 1)
+    .returning(OutboxRow.id, OutboxRow.key, OutboxRow.lane, OutboxRow.action,
+               OutboxRow.ticket_id, OutboxRow.body, OutboxRow.attempts, OutboxRow.created_at)
+)
 
 
 class SqlOutboxRepository:
@@ -127,32 +161,17 @@ class SqlOutboxRepository:
     async def lease_heads(self, *, now: datetime, until: datetime, holder: str, limit: int,
                           lanes: Sequence[str] | None = None) -> list[Leased]:
         """Take the oldest pending message of up to `limit` lanes that is due and free."""
-        earlier = aliased(OutboxRow)
-        blocked = (select(earlier.id)
-                   .where(earlier.lane == OutboxRow.lane, earlier.state == State.PENDING.value,
-                          earlier.id < OutboxRow.id)
-                   .exists())
-        stmt = (select(OutboxRow.id)
-                .where(OutboxRow.state == State.PENDING.value, OutboxRow.next_at <= now,
-                       or_(OutboxRow.lease_until.is_(None), OutboxRow.lease_until < now),
-                       ~blocked)
-                .order_by(OutboxRow.id).limit(limit))
-        if lanes is not None:
-            stmt = stmt.where(OutboxRow.lane.in_(list(lanes)))
+        stmt = _HEADS_IN_LANES if lanes is not None else _HEADS
         if self._postgres:
             stmt = stmt.with_for_update(skip_locked=True)
-        ids = list(await self._session.scalars(stmt))
+        params: dict[str, Any] = {"now": now, "limit": limit}
+        if lanes is not None:
+            params["lanes"] = list(lanes)
+        ids = list(await self._session.scalars(stmt, params))
         if not ids:
             return []
         taken = await self._session.execute(
-            update(OutboxRow)
-            .where(OutboxRow.id.in_(ids), OutboxRow.state == State.PENDING.value,
-                   or_(OutboxRow.lease_until.is_(None), OutboxRow.lease_until < now))
-            .values(lease_until=until, holder=holder, attempts=OutboxRow.attempts + 1)
-            .returning(OutboxRow.id, OutboxRow.key, OutboxRow.lane, OutboxRow.action,
-                       OutboxRow.ticket_id, OutboxRow.body, OutboxRow.attempts,
-                       OutboxRow.created_at)
-        )
+            _LEASE, {"ids": ids, "now": now, "until": until, "holder": holder})
         leased = [
             Leased(id=row.id, attempts=row.attempts, created_at=row.created_at,
                    message=Outbound.from_body(key=row.key, lane=row.lane, action=row.action,

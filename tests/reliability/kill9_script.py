@@ -4,10 +4,11 @@ Pure and seeded: the same seed gives the same day, so the run with kills and the
 them do exactly the same things. Ticket numbers are known in advance (submissions are one at a
 time, so the n-th submission is ticket n).
 
-The day: 48 steps of 30 minutes from a Monday 10:00 UTC. Each step moves the clock, runs the
-jobs, then does its actions (in that order, so the start-up run of the jobs after a restart,
-at the same instant, finds nothing due that the step's jobs had not done, except pages of
-tickets submitted in this step: see `PAGE_CHAIN_STEPS`).
+The day: 48 steps of 30 minutes from a Monday 10:00 UTC, then the jobs once more at 24 h. Each
+step moves the clock, runs the jobs, then does its actions, in that order: a restart during the
+actions runs the jobs again at the same instant, and then nothing is due that the step's jobs
+did not already do, except the page of a ticket submitted in this step (one step earlier than
+without kills: see `PAGE_CHAIN_STEPS`).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ CSAT_SEND_AFTER = "2h"
 
 
 def day_start(now: datetime) -> datetime:
-    """A Monday 10:00 UTC at least a week ahead of `now` (the emulator's clock follows the
+    """A Monday 10:00 UTC six to thirteen days ahead of `now` (the emulator's clock follows the
     script, and Mattermost never sees time go backwards)."""
     start = (now + timedelta(days=7)).replace(hour=10, minute=0, second=0, microsecond=0)
     return start + timedelta(days=(7 - start.weekday()) % 7)

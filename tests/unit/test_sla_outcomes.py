@@ -56,7 +56,9 @@ def test_a_reply_within_target_is_met_when_it_is_made() -> None:
 
 
 def test_a_late_reply_is_breached_at_the_deadline_not_at_the_reply() -> None:
-    [first] = measure(make_ticket(), [ev(K.OPENED, T0), ev(K.PUBLIC_REPLY, T0 + 3 * H)], T0 + 4 * H)
+    log = [ev(K.OPENED, T0), ev(K.PUBLIC_REPLY, T0 + 3 * H)]
+
+    [first] = measure(make_ticket(), log, T0 + 4 * H)
 
     assert first.verdict is Verdict.BREACHED and first.decided_at == T0 + H  # Premium Urgent: 1h
     assert first.ended_at == T0 + 3 * H and first.replied

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, select, text
@@ -135,7 +136,8 @@ def by_key(found: list[Outcome]) -> list[Outcome]:
 def outcome(ticket_id: int, key: str = "first", **fields: object) -> Outcome:
     base = {"metric": Metric.FIRST_REPLY, "verdict": Verdict.MET, "started_at": T0,
             "ended_at": T0 + 30 * M, "replied": True, "decided_at": T0 + 30 * M}
-    return Outcome(ticket_id=ticket_id, cycle_key=key, **{**base, **fields})  # type: ignore[arg-type]
+    merged: dict[str, Any] = {**base, **fields}
+    return Outcome(ticket_id=ticket_id, cycle_key=key, **merged)
 
 
 async def test_outcomes_are_written_overwritten_removed_and_read_by_period(
