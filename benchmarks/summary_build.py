@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import random
 import shutil
@@ -195,15 +196,31 @@ def _sqlite(rows: Rows) -> Rows:
     return [tuple(ts(v) if isinstance(v, datetime) else v for v in row) for row in rows]
 
 
+def migration_0008() -> Any:
+    """The summary-performance migration's module: its count triggers and how it fills them."""
+    path = ROOT / "storage" / "migrations" / "versions" / "0008_summary_perf.py"
+    spec = importlib.util.spec_from_file_location("migration_0008", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def seed(path: Path, total: int, rng: random.Random) -> None:
-    """Seed a migrated SQLite database (benchmarks/ours.py calls this too)."""
+    """Seed a migrated SQLite database (benchmarks/ours.py calls this too). Loaded in bulk as
+    migration 0008 would find it: count triggers off, counts filled in one pass at the end."""
+    m = migration_0008()
     con = sqlite3.connect(path)
     con.execute("PRAGMA journal_mode=WAL")
     con.execute("PRAGMA synchronous=OFF")
+    for name in m.SQLITE_TRIGGERS:
+        con.execute(f"DROP TRIGGER {name}")
     for tickets, events, done in generate(total, rng):
         con.executemany(_insert("tickets", TICKET_COLUMNS), _sqlite(tickets))
         con.executemany(_insert("ticket_events", EVENT_COLUMNS), _sqlite(events))
         con.executemany(_insert("sla_outcomes", OUTCOME_COLUMNS), _sqlite(done))
+    for statement in [*m.fill_counts(False), *m.triggers(False)]:
+        con.execute(statement)
     _measure_active_day_sqlite(con)
     con.commit()
     con.execute("ANALYZE")
@@ -268,17 +285,24 @@ async def postgres_database(server: str, size: int) -> tuple[str, bool]:
 
 
 async def seed_postgres(url: str, total: int, rng: random.Random) -> None:
-    """Seed a migrated PostgreSQL database with the same rows, by COPY (triggers fire)."""
+    """Seed a migrated PostgreSQL database with the same rows: COPY with triggers off (one
+    transaction updating a count row thousands of times makes PostgreSQL walk ever longer row
+    version chains), then the counts filled in one pass, as migration 0008 does."""
     import asyncpg
 
     con = await asyncpg.connect(url)
     try:
+        await con.execute("SET session_replication_role = replica")  # no triggers, no FK checks
         for tickets, events, done in generate(total, rng):
             await con.copy_records_to_table("tickets", records=tickets, columns=TICKET_COLUMNS)
             await con.copy_records_to_table("ticket_events", records=events,
                                             columns=EVENT_COLUMNS)
             await con.copy_records_to_table("sla_outcomes", records=done,
                                             columns=OUTCOME_COLUMNS)
+        await con.execute("SET session_replication_role = DEFAULT")
+        async with con.transaction():
+            for statement in migration_0008().fill_counts(True):
+                await con.execute(statement)
         await con.execute("SELECT setval('tickets_id_seq', (SELECT max(id) FROM tickets))")
     finally:
         await con.close()

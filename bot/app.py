@@ -37,7 +37,7 @@ from commands.sla.check import check_sla  # SLA (issue 4)
 from commands.sla.service import SlaDesk  # SLA (issue 4)
 import commands.oncall  # noqa: F401  on-call (issue 5): registers /oncall and the page buttons
 from commands.oncall.paging import check_oncall  # on-call (issue 5)
-from commands.oncall.service import OncallService, startup_warnings  # on-call (issue 5)
+from commands.oncall.service import OncallService, on_call_now, startup_warnings  # on-call (5)
 import commands.escalation  # noqa: F401  escalation (issue 6): Escalate…, SET stage buttons, commands
 from storage import db
 from storage.migrate import upgrade
@@ -82,8 +82,9 @@ def job_specs(s: Settings) -> list[JobSpec]:
         JobSpec("announce", jobs.finish_announcements, every=every),
         JobSpec("auto-close", jobs.close_solved, every=every),
         JobSpec("csat", jobs.ask_csat, every=every),
-        JobSpec("sla-check", check_sla, every=s.sla.check_interval),  # SLA (issue 4)
+        # on-call first: it refreshes who is on call, which SLA notices mention
         JobSpec("oncall-check", check_oncall, every=s.oncall.check_interval),  # on-call (issue 5)
+        JobSpec("sla-check", check_sla, every=s.sla.check_interval),  # SLA (issue 4)
         # summary (issue 7): the cron slot, and a catch-up check each interval (and at start)
         JobSpec("summary", commands.summary.post_scheduled,
                 cron=commands.summary.SummaryPolicy.from_settings(s).schedule.cron()),
@@ -212,6 +213,7 @@ class SupportBot:
         await self._start_websocket()
         if self.last_post_ms:  # reliability (issue 8): what was written while no bot listened
             self.background.spawn(self.on_resync(), name="recover-downtime")
+        await self._know_who_is_on_call()  # before any job or callback asks
         self.background.spawn(self.jobs.run_all(interval_only=True), name="first-run")
         if self.run_scheduler:
             self.jobs.start()
@@ -269,6 +271,16 @@ class SupportBot:
             deps, since = self.deps, self.last_post_ms  # reliability (issue 8): retried likewise
             await db.retry_while_unavailable(lambda: recovery.recover(deps, since),
                                              what="websocket gap recovery")
+
+    async def _know_who_is_on_call(self) -> None:
+        """On-call (issue 5): the ONCALL role and SLA mentions read a cache the on-call check
+        refreshes; fill it at start, or a restarted bot would say "@here" until that check ran."""
+        if self.deps is None or not self.deps.oncall.enabled:
+            return
+        try:
+            await on_call_now(self.deps, self.clock())
+        except Exception as exc:  # noqa: BLE001 - the first on-call check retries it
+            log.warning("who is on call could not be read at start (%s)", exc)
 
     def _save_cursor_now_and_then(self) -> None:  # reliability (issue 8)
         """Persist how far the websocket got, at most every CURSOR_EVERY_S; a restart re-reads

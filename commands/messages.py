@@ -118,9 +118,11 @@ async def queue_card_refresh(deps: Deps, uow: UnitOfWork, ticket: Ticket) -> boo
 def card_refresh(ticket: Ticket) -> Outbound:  # SLA check (issue 10): also queued in bulk
     """The card's edit in place (whether one is needed: `queue_card_refresh`)."""
     tid = _id(ticket)
+    # an edit replaces the post's props: keep the card findable by its role and key
+    keep = {"supportdesk_role": "card", "supportdesk_key": card_key(tid), "supportdesk_ticket": tid}
     return Outbound(unique(f"t{tid}:card-edit"), ticket_lane(tid), Action.UPDATE,
                     root=ticket.card_post_id or ref(card_key(tid)), render="card",
-                    args={"ticket": tid}, ticket_id=tid)
+                    props=keep, args={"ticket": tid}, ticket_id=tid)
 
 
 # --- the two sides of the conversation ----------------------------------------------------------

@@ -8,7 +8,8 @@
   outcomes.py); not filled here: tickets without rows are measured from their log.
 - ix_tickets_unassigned_status_created_at: the oldest unassigned tickets, a LIMIT walk.
 
-Both counts are filled from the existing rows here (one grouped pass over each table).
+Both counts are filled from the existing rows here (one grouped pass over each table) before
+the triggers are created (a bulk load does the same: see benchmarks/summary_build.py).
 
 Revision ID: 0008
 Revises: 0007
@@ -41,20 +42,35 @@ def _aware() -> sa.DateTime:
 def upgrade() -> None:
     _tables()
     postgres = op.get_bind().dialect.name == "postgresql"
-    hour = POSTGRES_HOUR if postgres else SQLITE_HOUR
-    _run(
+    for statement in fill_counts(postgres):
+        _run(statement)
+    for statement in triggers(postgres):
+        _run(statement)
+
+
+def fill_counts(postgres: bool) -> list[str]:
+    """Both count tables from the rows stored (one grouped pass each; the tables start empty).
+    benchmarks/summary_build.py uses these (and `triggers`) to seed in bulk."""
+    hour = (POSTGRES_HOUR if postgres else SQLITE_HOUR).format(at="at")
+    return [
         "INSERT INTO summary_ticket_counts (status, priority, unassigned, shard, n) "
         f"SELECT status, priority, {UNASSIGNED}, id % {SHARDS}, count(*) FROM tickets "
-        f"GROUP BY status, priority, {UNASSIGNED}, id % {SHARDS}"
-    )
-    _run(
+        f"GROUP BY status, priority, {UNASSIGNED}, id % {SHARDS}",
         "INSERT INTO summary_event_hours (hour, kind, from_value, to_value, n) "
-        f"SELECT {hour.format(at='at')}, kind, coalesce(from_value, ''), coalesce(to_value, ''), "
-        f"count(*) FROM ticket_events WHERE kind IN {KINDS} "
-        f"GROUP BY {hour.format(at='at')}, kind, coalesce(from_value, ''), coalesce(to_value, '')"
-    )
-    for statement in _postgres_triggers() if postgres else _sqlite_triggers():
-        _run(statement)
+        f"SELECT {hour}, kind, coalesce(from_value, ''), coalesce(to_value, ''), count(*) "
+        f"FROM ticket_events WHERE kind IN {KINDS} "
+        f"GROUP BY {hour}, kind, coalesce(from_value, ''), coalesce(to_value, '')",
+    ]
+
+
+def triggers(postgres: bool) -> list[str]:
+    return _postgres_triggers() if postgres else _sqlite_triggers()
+
+
+SQLITE_TRIGGERS = (
+    "summary_events_delete", "summary_events_insert", "summary_tickets_update",
+    "summary_tickets_delete", "summary_tickets_insert",
+)  # fmt: skip
 
 
 def _run(sql: str) -> None:
@@ -214,8 +230,7 @@ def downgrade() -> None:
         op.execute("DROP FUNCTION summary_count_tickets()")
         op.execute("DROP FUNCTION summary_count_ticket(text, text, boolean, int, int)")
     else:
-        for name in ("summary_events_delete", "summary_events_insert", "summary_tickets_update",
-                     "summary_tickets_delete", "summary_tickets_insert"):
+        for name in SQLITE_TRIGGERS:
             op.execute(f"DROP TRIGGER {name}")
     op.drop_index("ix_tickets_unassigned_status_created_at", table_name="tickets")
     op.drop_index("ix_sla_outcomes_ended_at", table_name="sla_outcomes")
