@@ -10,11 +10,12 @@ already due; then adds the same fixed day of activity (DAY_* below) and times th
 for that day. The build must stay flat in total history and grow only with the period's activity.
 Prints one line per size; not a test.
 
-The rows go in with plain SQL (SQLite) or COPY (PostgreSQL), so the triggers of migration 0008
-keep the summary's counts as they would in the bot. Stored SLA outcomes (sla_outcomes, written by
-the bot's ticket funnel): the tickets active on the measured day get theirs measured by the same
-code (workflows/sla_outcomes.py); every other ticket gets one synthetic first-reply row decided
-long before that day (measuring a million logs would take longer than seeding them).
+The rows go in with plain SQL (SQLite) or COPY (PostgreSQL), with the count triggers of migration
+0008 off; the counts are then filled in one grouped pass, as that migration does on an existing
+database (the same state the triggers keep). Stored SLA outcomes (sla_outcomes, written by the
+bot's ticket funnel): the tickets active on the measured day get theirs measured by the same code
+(workflows/sla_outcomes.py); every other ticket gets one synthetic first-reply row decided long
+before that day (measuring a million logs would take longer than seeding them).
 `--unmeasured` empties sla_outcomes (in a copy) before measuring: the cost right after migration
 0008, when no ticket has been measured yet. `--keep DIR` (SQLite) and `--postgres SERVER`
 (one `summary_bench_<size>_v<SEED_VERSION>` database per size) keep seeded databases for reuse.

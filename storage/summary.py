@@ -178,7 +178,7 @@ class SqlSummaryRepository:
         self, since: datetime, limit: int
     ) -> tuple[int, list[tuple[Ticket, datetime]]]:
         """New/Open tickets with an SLA breach logged since `since` and no public reply after it:
-        how many, and the oldest breaches first with their instant (ix_ticket_events_kind_at)."""
+        how many, and the oldest breaches first with their instant (ix_ticket_events_kind_at_*)."""
         rows = (await self._session.execute(_breached_open(), {"since": since, "n": limit})).all()
         total = rows[0][2] if rows else 0
         return int(total), [(row.to_domain(), _aware(at)) for row, at, _ in rows]
@@ -266,7 +266,7 @@ class SqlSummaryRepository:
 
     async def latest_stages(self, since: datetime, kinds: Iterable[str]) -> dict[int, str]:
         """ticket id -> the to_value (else the kind) of its latest event of `kinds` since `since`,
-        for tickets not Closed. Reads only those events (ix_ticket_events_kind_at): no GROUP BY
+        for tickets not Closed. Reads only those events (ix_ticket_events_kind_at_*): no GROUP BY
         over the whole log, which SQLite would serve by scanning ix_ticket_events_ticket_id_at."""
         # No ORDER BY: with one, SQLite walks the (at, kind) index or the whole table instead.
         stmt = select(
