@@ -27,6 +27,7 @@ def _chunks(ids: Iterable[int]) -> list[list[int]]:
 class SqlSlaRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+        self._postgres = session.bind is not None and session.bind.dialect.name == "postgresql"
 
     async def tickets(self, ids: Iterable[int]) -> list[Ticket]:
         out: list[Ticket] = []
@@ -70,7 +71,7 @@ class SqlSlaRepository:
             return []
         wanted = (TicketRow.id.in_(sorted(set(ids))), TicketRow.next_deadline_at <= before)
         stmt = select(TicketRow).where(*wanted).order_by(TicketRow.id)
-        if self._session.bind is not None and self._session.bind.dialect.name == "postgresql":
+        if self._postgres:
             stmt = stmt.with_for_update(skip_locked=True)
         else:
             await self._session.execute(
@@ -80,7 +81,7 @@ class SqlSlaRepository:
         return [row.to_domain() for row in await self._session.scalars(stmt)]
 
     async def add_events(self, events: Sequence[TicketEvent]) -> None:
-        """Log many events in one statement (nothing reads their ids back)."""
+        """Log many events in one executemany (nothing reads their ids back)."""
         if events:
             await self._session.execute(
                 insert(TicketEventRow.__table__),
@@ -89,7 +90,8 @@ class SqlSlaRepository:
                   "data": dict(e.data)} for e in events])
 
     async def set_deadlines(self, deadlines: dict[int, datetime | None]) -> None:
-        """Store each ticket's next SLA instant (the tickets are locked by `lock_due`)."""
+        """Store each ticket's next SLA instant in one executemany (the tickets are locked by
+        `lock_due`). On PostgreSQL, measured faster than one UPDATE joined to VALUES."""
         if deadlines:
             table = TicketRow.__table__
             await self._session.execute(

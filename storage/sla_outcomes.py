@@ -1,5 +1,5 @@
 """Stored SLA outcomes (issue 10): one row per first/next-reply wait of a ticket, kept in step with
-its log by the ticket funnel (commands/summary/outcomes.py), read by the daily summary by time.
+its log by the ticket funnel (commands/sla_outcomes.py), read by the daily summary by time.
 
 A ticket has a row for its first-reply wait ("first") as soon as the funnel has measured it; a
 ticket without that row (imported, or older than migration 0008) is measured from its log instead.
@@ -30,6 +30,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from storage.models import Base, TicketEventRow, UtcDateTime
 from workflows.sla import FIRST_CYCLE_KEY, Metric
 from workflows.sla_outcomes import Outcome, Verdict
+
 
 class SlaOutcomeRow(Base):
     __tablename__ = "sla_outcomes"

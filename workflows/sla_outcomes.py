@@ -1,7 +1,7 @@
 """SLA outcomes: each first/next-reply wait of a ticket as a small stored fact, and the summary's
 period figures from them. Pure: no I/O; `now` is a parameter.
 
-Written when a ticket's clocks move (commands/summary/outcomes.py), read by the daily summary, so
+Written when a ticket's clocks move (commands/sla_outcomes.py), read by the daily summary, so
 its reply medians and attainment need no re-fold of every active ticket's log with the business
 calendar (issue 10). Same cycles and measure as workflows/sla_stats.py, so the same figures.
 """

@@ -2,7 +2,8 @@
 
 Covered here: (1) Mattermost answers 503 to every post during a burst of submissions, (2) the
 websocket drops while customers write, (5) the database is unavailable during a submission,
-(6) a 429 storm on posts. Not yet: (3) kill -9 chaos runs, (4) replicas on PostgreSQL.
+(6) a 429 storm on posts. Elsewhere in this folder: (3) test_kill9.py, (4) test_replicas.py,
+(5 on PostgreSQL) test_pg_restart.py, SQLite bursts test_sqlite_burst.py.
 """
 
 from __future__ import annotations
