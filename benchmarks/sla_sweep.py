@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import shutil
 import statistics
 import tempfile
@@ -70,6 +71,17 @@ def _ticket(i: int, kind: str) -> dict[str, Any]:
     }
 
 
+def _migration_0008() -> Any:
+    """The summary-performance migration's module (its count triggers and how it fills them),
+    loaded by path as benchmarks/summary_build.py does (importing that one loads matplotlib)."""
+    path = Path(__file__).resolve().parents[1] / "storage/migrations/versions/0008_summary_perf.py"
+    spec = importlib.util.spec_from_file_location("migration_0008", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def _layout(n: int) -> list[str]:
     """Kinds by id: the due ones spread through the table, not bunched at the end."""
     kinds = ["closed"] * int(n * 0.7) + ["open"] * int(n * 0.2)
@@ -81,11 +93,19 @@ def _layout(n: int) -> list[str]:
 
 
 async def seed(url: str, n: int) -> float:
-    """Bulk-insert n tickets (+ an OPENED event and a zone for every open one); seconds taken."""
+    """Bulk-insert n tickets (+ an OPENED event and a zone for every open one); seconds taken.
+
+    On PostgreSQL the summary's count triggers (migration 0008) are off while loading and the
+    counts filled in one pass after, as benchmarks/summary_build.py does: one transaction updating
+    a count row a million times makes PostgreSQL walk ever longer row-version chains (the 1M seed
+    did not finish in an hour)."""
     started = time.perf_counter()
     engine = db.create_engine(url)
     kinds = _layout(n)
+    postgres = engine.dialect.name == "postgresql"
     async with engine.begin() as conn:
+        if postgres:
+            await conn.execute(text("SET LOCAL session_replication_role = replica"))
         for lo in range(0, n, CHUNK):
             rows = [_ticket(i + 1, kinds[i]) for i in range(lo, min(n, lo + CHUNK))]
             await conn.execute(insert(TicketRow.__table__), rows)
@@ -97,9 +117,12 @@ async def seed(url: str, n: int) -> float:
             if opened:
                 await conn.execute(insert(TicketEventRow.__table__), opened)
                 await conn.execute(insert(ClaimRow.__table__), zones)
-        if engine.dialect.name == "postgresql":
+        if postgres:
+            await conn.execute(text("SET LOCAL session_replication_role = DEFAULT"))
+            for statement in _migration_0008().fill_counts(True):
+                await conn.execute(text(statement))
             await conn.execute(text("SELECT setval('tickets_id_seq', :n)"), {"n": n})
-    if engine.dialect.name == "postgresql":
+    if postgres:
         async with engine.connect() as conn:
             await conn.execute(text("COMMIT"))
             await conn.execute(text("ANALYZE"))
