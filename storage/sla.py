@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, false, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import ClaimRow, TicketEventRow, TicketRow
@@ -61,22 +61,30 @@ class SqlSlaRepository:
             out.update({int(k): v for k, v in await self._session.execute(stmt)})
         return out
 
-    # --- the SLA check's write transaction (one per batch of due tickets) ----------------------
+    # --- the SLA check (issue 10): a light read, then one write transaction per batch ---------
+    async def due_people(self, before: datetime, limit: int) -> list[tuple[int, str | None, str]]:
+        """(id, assignee id, requester id) of the tickets due at `before`, earliest first, as
+        `tickets.due` finds them (ix_tickets_next_deadline_at), without loading whole tickets."""
+        stmt = (select(TicketRow.id, TicketRow.assignee_id, TicketRow.requester_id)
+                .where(TicketRow.next_deadline_at <= before)
+                .order_by(TicketRow.next_deadline_at, TicketRow.id).limit(limit))
+        return [(r.id, r.assignee_id, r.requester_id) for r in await self._session.execute(stmt)]
+
     async def lock_due(self, ids: Sequence[int], before: datetime) -> list[Ticket]:
         """These tickets that are still due at `before`, read as stored now and locked until the
         unit of work ends. PostgreSQL: FOR UPDATE SKIP LOCKED (a ticket another transaction is
-        changing right now is left to the next run). SQLite: the rows are first touched, which
-        starts the write transaction and takes the database's write lock before reading."""
+        changing right now is left to the next run). SQLite: the database's write lock is taken
+        first, so nothing changes between this read and the commit."""
         if not ids:
             return []
         wanted = (TicketRow.id.in_(sorted(set(ids))), TicketRow.next_deadline_at <= before)
         stmt = select(TicketRow).where(*wanted).order_by(TicketRow.id)
         if self._postgres:
             stmt = stmt.with_for_update(skip_locked=True)
-        else:
+        else:  # an UPDATE that matches nothing still begins the transaction and takes the lock
+            table = TicketRow.__table__
             await self._session.execute(
-                update(TicketRow.__table__).where(*wanted)
-                .values(next_deadline_at=TicketRow.__table__.c.next_deadline_at))
+                update(table).where(false()).values(next_deadline_at=table.c.next_deadline_at))
         stmt = stmt.execution_options(populate_existing=True)
         return [row.to_domain() for row in await self._session.scalars(stmt)]
 

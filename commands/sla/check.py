@@ -37,16 +37,16 @@ async def check_sla(deps: Deps, now: datetime) -> int:
     if sla is None:
         return 0
     async with deps.uow() as uow:
-        due = await uow.tickets.due(now, limit=sla.batch)
-        zones = await uow.sla.zones([_id(t) for t in due]) if due else {}
+        due = await uow.sla.due_people(now, sla.batch)  # (id, assignee, requester)
+        zones = await uow.sla.zones([tid for tid, _, _ in due]) if due else {}
     if not due:
         return 0
-    for ticket in due:  # tickets older than the stored zone: the requester's profile (cached)
-        if _id(ticket) not in zones:
-            zones[_id(ticket)] = await sla.user_zone(deps.gateway, ticket.requester.user_id, now)
+    for tid, _, requester_id in due:  # tickets older than the stored zone: the profile (cached)
+        if tid not in zones:
+            zones[tid] = await sla.user_zone(deps.gateway, requester_id, now)
     oncall = sorted(deps.directory.oncall_ids())
     try:
-        usernames = await _usernames(deps, due, oncall)
+        usernames = await _usernames(deps, [assignee for _, assignee, _ in due], oncall)
     except GatewayError as exc:
         if exc.retryable:  # Mattermost is away: queue nothing yet, so the notices can mention
             log.warning("SLA check postponed: user lookup failed (%s)", exc)
@@ -55,20 +55,22 @@ async def check_sla(deps: Deps, now: datetime) -> int:
         usernames = {}
     batch = _Batch(deps, sla, zones, usernames, oncall, now)
     for lo in range(0, len(due), CHUNK):
+        ids = [tid for tid, _, _ in due[lo : lo + CHUNK]]
         try:
-            await batch.run([_id(t) for t in due[lo : lo + CHUNK]])
+            await batch.run(ids)
         except Exception:  # the database failed: these stay due, the next run retries them
-            log.exception("SLA check of %s due tickets failed", len(due[lo : lo + CHUNK]))
+            log.exception("SLA check of %s due tickets failed", len(ids))
     if batch.lanes:
         outbox.flush_soon(deps, batch.lanes)
     return batch.queued
 
 
-async def _usernames(deps: Deps, due: Sequence[Ticket], oncall: list[str]) -> dict[str, str]:
+async def _usernames(deps: Deps, assignees: Sequence[str | None],
+                     oncall: list[str]) -> dict[str, str]:
     """user id -> username of every assignee and, if a ticket is unassigned, every on-call person
     (one lookup for the whole run)."""
-    ids = {t.assignee_id for t in due if t.assignee_id}
-    if any(not t.assignee_id for t in due):
+    ids = {a for a in assignees if a}
+    if not all(assignees):
         ids |= set(oncall)
     if not ids:
         return {}
@@ -117,36 +119,26 @@ class _Batch:
 
     async def _queue(self, uow: UnitOfWork,
                      owing: list[tuple[Ticket, list[SlaNotice], list[str]]]) -> list[TicketEvent]:
-        """Queue the notices, then the refresh of those tickets' cards (in bulk, so each lane
-        gets them in that order); the events of the notices queued now (a key queued before is
-        another run's)."""
+        """Queue the notices, then the refresh of those tickets' cards (in one bulk insert, so
+        each lane gets them in that order); the events of the notices queued now (a key queued
+        before is another run's: in that race the card is refreshed once more, harmlessly)."""
         for ticket, _, _ in owing:
             if ticket.card_post_id is None:  # the notices name the card: it must be queued first
                 await announce.queue_announcement(self.deps, uow, ticket,
                                                   ticket.requester.username)
-        notices = [(ticket, n, messages.to_staff_thread(ticket, text, role=f"sla_{n.state}",
-                                                        key=sla_watch.outbox_key(n)))
+        notices = [(n, messages.to_staff_thread(ticket, text, role=f"sla_{n.state}",
+                                                key=sla_watch.outbox_key(n)))
                    for ticket, owed, texts in owing for n, text in zip(owed, texts, strict=True)]
-        added = await uow.outbox.add_all([m for _, _, m in notices], self.deps.clock())
-        logged = [sla_watch.notice_event(n, self.now, m.key)
-                  for _, n, m in notices if m.key in added]
-        await self._refresh_cards(uow, [t for t, _, m in notices if m.key in added])
-        return logged
-
-    async def _refresh_cards(self, uow: UnitOfWork, tickets: list[Ticket]) -> None:
-        """`messages.queue_card_refresh` for many tickets: the card's SLA line shows the notice."""
-        unique = {_id(t): t for t in tickets}
-        waiting = await uow.outbox.waiting_lanes(map(ticket_lane, unique), "card",
+        tickets = [ticket for ticket, _, _ in owing]
+        waiting = await uow.outbox.waiting_lanes([ticket_lane(_id(t)) for t in tickets], "card",
                                                  self.deps.clock())
-        edits = []
-        for tid, ticket in unique.items():
-            if ticket_lane(tid) in waiting:
-                continue  # a card edit still to be sent will show it
-            if ticket.card_post_id is None:  # rare: the card is not posted yet
+        fresh = [t for t in tickets if ticket_lane(_id(t)) not in waiting]
+        edits = [messages.card_refresh(t) for t in fresh if t.card_post_id]
+        added = await uow.outbox.add_all([*(m for _, m in notices), *edits], self.deps.clock())
+        for ticket in fresh:
+            if not ticket.card_post_id:  # rare: its card is being posted right now
                 await messages.queue_card_refresh(self.deps, uow, ticket)
-            else:
-                edits.append(messages.card_refresh(ticket))
-        await uow.outbox.add_all(edits, self.deps.clock())
+        return [sla_watch.notice_event(n, self.now, m.key) for n, m in notices if m.key in added]
 
     def _text(self, ticket: Ticket, notice: SlaNotice, report: SlaReport) -> str:
         m = report[notice.metric]

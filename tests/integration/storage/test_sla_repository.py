@@ -4,10 +4,12 @@ SLA check's batch writes (with the outbox's bulk queueing they use)."""
 from __future__ import annotations
 
 import secrets
+import sqlite3
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from tests.integration.storage.conftest import UowFactory
 from tests.integration.storage.test_repositories import make_ticket
@@ -91,13 +93,31 @@ async def test_lock_due_skips_a_ticket_another_transaction_holds(
     uow_factory: UowFactory, backend: str,
 ) -> None:
     if backend != "postgresql":
-        pytest.skip("SQLite has one writer at a time: the second lock_due waits instead")
+        pytest.skip("SQLite has one writer at a time: see the next test")
     a, b = await _due_tickets(uow_factory, T0, T0)
     async with uow_factory() as holder:
         assert await holder.tickets.get_for_update(a) is not None  # a change in progress
         async with uow_factory() as uow:
             locked = await uow.sla.lock_due([a, b], T0)
     assert [t.id for t in locked] == [b]
+
+
+async def test_lock_due_on_sqlite_holds_the_write_lock_until_the_end(
+    uow_factory: UowFactory, db_url: str, backend: str,
+) -> None:
+    if backend != "sqlite":
+        pytest.skip("PostgreSQL locks rows: see the previous test")
+    (a,) = await _due_tickets(uow_factory, T0)
+    other = sqlite3.connect(make_url(db_url).database or "", timeout=0.05)
+    try:
+        async with uow_factory() as uow:
+            assert [t.id for t in await uow.sla.lock_due([a], T0)] == [a]
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")  # a change in between would have to wait
+        other.execute("BEGIN IMMEDIATE")  # released when the unit of work ends
+        other.rollback()
+    finally:
+        other.close()
 
 
 async def test_outbox_bulk_queueing_keeps_order_and_each_key_once(uow_factory: UowFactory) -> None:
