@@ -15,6 +15,7 @@ from urllib.parse import quote
 from mattermostdriver import Driver
 
 from bot.rest import DEFAULT_TIMEOUT, MattermostRest, RetryPolicy
+from bot.usercache import UserCache
 from commands.ports import GatewayError
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ class MattermostGateway:
                                     verify=verify)
         self.bot_user_id: str | None = None
         self._direct_channels: dict[str, str] = {}
+        self._users = UserCache()  # issue 10: the same requesters and names, read once a minute
 
     def __repr__(self) -> str:  # never show the token
         return f"<MattermostGateway {self._rest.client.url}>"
@@ -78,16 +80,24 @@ class MattermostGateway:
         return user
 
     async def get_user(self, user_id: str) -> dict[str, Any]:
-        return await self._rest.call(
+        if (cached := self._users.get(user_id)) is not None:
+            return cached
+        user: dict[str, Any] = await self._rest.call(
             lambda d: d.client.get(f"/users/{_segment(user_id)}"), what="get_user"
         )
+        self._users.put([user])
+        return user
 
     async def get_users_by_ids(self, user_ids: Sequence[str]) -> list[dict[str, Any]]:
         ids = list(dict.fromkeys(user_ids))
-        if not ids:
-            return []
-        users = await self._rest.call(lambda d: d.users.get_users_by_ids(ids), what="users/ids")
-        return list(users or [])
+        known = {i: u for i in ids if (u := self._users.get(i)) is not None}
+        missing = [i for i in ids if i not in known]
+        if missing:
+            users = await self._rest.call(lambda d: d.users.get_users_by_ids(missing),
+                                          what="users/ids")
+            self._users.put(users or [])
+            known.update((u["id"], u) for u in users or [] if isinstance(u, dict))
+        return [known[i] for i in ids if i in known]
 
     async def get_user_by_username(self, username: str) -> dict[str, Any] | None:
         return await self._none_on_404(

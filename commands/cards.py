@@ -11,6 +11,7 @@ from typing import Any
 
 from commands import replies
 from commands.deps import Deps
+from commands.ports import UnitOfWork
 from workflows import text
 from workflows.lifecycle import Action, allowed_actions
 from workflows.model import Status, Ticket
@@ -94,16 +95,13 @@ async def names_for(deps: Deps, ticket: Ticket) -> dict[str, str]:
     return {u["id"]: replies.person(u) for u in users}
 
 
-async def sla_line(deps: Deps, ticket: Ticket) -> str | None:
+async def sla_line(deps: Deps, uow: UnitOfWork, ticket: Ticket) -> str | None:
     """SLA (issue 4): the card's SLA field, or None when no target applies."""
     from commands.sla.card import card_line  # local: the SLA package imports this module's users
 
-    return await card_line(deps, ticket)
+    return await card_line(deps, uow, ticket)
 
 
-async def open_escalation(deps: Deps, ticket: Ticket) -> Any:
+async def open_escalation(uow: UnitOfWork, ticket: Ticket) -> Any:
     """Escalation (issue 6): the ticket's open escalation to SET, or None."""
-    if ticket.id is None:
-        return None
-    async with deps.uow() as uow:
-        return await uow.escalations.open_for(ticket.id)
+    return None if ticket.id is None else await uow.escalations.open_for(ticket.id)

@@ -159,9 +159,9 @@ async def store_ticket(
             return None
         stored = await uow.tickets.add(ticket)
         assert stored.id is not None
-        await uow.events.add(TicketEvent(stored.id, EventKind.OPENED, now, actor_id=who.user_id,
-                                         to_value=stored.status.value))
-        stored = await tickets.track_intake(deps, uow, stored, requester)  # SLA (issue 4)
+        opened = await uow.events.add(TicketEvent(stored.id, EventKind.OPENED, now,
+                                                  actor_id=who.user_id, to_value=stored.status.value))
+        stored = await tickets.track_intake(deps, uow, stored, requester, [opened])  # SLA
         await uow.claims.set("intake", str(origin["n"]), str(stored.id))
         # reliability (issue 8): the announcement is queued with the ticket, so accepted = announced
         await queue_announcement(deps, uow, stored, replies.person(requester))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from dataclasses import replace
 
 from commands import cards, outbox, replies
 from commands.deps import Deps
@@ -62,13 +61,13 @@ def announcement(ticket: Ticket, requester_name: str) -> list[Outbound]:
 
 @outbox.renderer("card")
 async def _render_card(deps: Deps, message: Outbound) -> tuple[str, dict] | None:
-    async with deps.uow() as uow:
+    async with deps.uow() as uow:  # one read transaction for everything the card shows
         ticket = await uow.tickets.get(int(message.args["ticket"]))
-    if ticket is None:
-        return None
+        if ticket is None:
+            return None
+        sla = await cards.sla_line(deps, uow, ticket)  # SLA (issue 4)
+        escalation = await cards.open_escalation(uow, ticket)  # escalation (issue 6)
     names = await cards.names_for(deps, ticket)
-    sla = await cards.sla_line(deps, ticket)  # SLA (issue 4)
-    escalation = await cards.open_escalation(deps, ticket)  # escalation (issue 6)
     return cards.render(deps, ticket, names, sla=sla, escalation=escalation)
 
 
@@ -95,10 +94,8 @@ async def _cc_root_posted(deps: Deps, uow: UnitOfWork, message: Outbound, channe
 
 
 async def _record(deps: Deps, uow: UnitOfWork, ticket_id: int, **changes: str) -> None:
-    current = await uow.tickets.get_for_update(ticket_id)
-    if current is None:
+    if not await uow.tickets.set_posts(ticket_id, **changes):
         return
-    await uow.tickets.save(replace(current, **changes))
     await uow.events.add(TicketEvent(ticket_id, EventKind.ANNOUNCED, deps.clock(), data=dict(changes)))
 
 

@@ -37,10 +37,23 @@ async def track(deps: Deps, uow: UnitOfWork, ticket: Ticket,
     sla = deps.sla
     if sla is None or ticket.id is None:
         return
-    now = deps.clock()
     events = [*await uow.events.for_ticket(ticket.id), *unsaved]
-    calendar = sla.calendar_for(await sla.zone_of(uow, deps.gateway, ticket, now))
-    current = sla_outcomes.outcomes(ticket, events, sla.policy, calendar, now)
-    write, remove = sla_outcomes.changes(await uow.sla_outcomes.of_ticket(ticket.id), current)
+    zone = await sla.zone_of(uow, deps.gateway, ticket, deps.clock())
+    await _store(deps, uow, ticket, events, zone, await uow.sla_outcomes.of_ticket(ticket.id))
+
+
+async def track_new(deps: Deps, uow: UnitOfWork, ticket: Ticket, events: Sequence[TicketEvent],
+                    zone: str) -> None:
+    """At intake: the whole log is `events`, the zone is known and nothing is stored yet."""
+    if deps.sla is not None and ticket.id is not None:
+        await _store(deps, uow, ticket, events, zone, stored=[])
+
+
+async def _store(deps: Deps, uow: UnitOfWork, ticket: Ticket, events: Sequence[TicketEvent],
+                 zone: str | None, stored: Sequence[sla_outcomes.Outcome]) -> None:
+    assert deps.sla is not None
+    calendar = deps.sla.calendar_for(zone)
+    current = sla_outcomes.outcomes(ticket, events, deps.sla.policy, calendar, deps.clock())
+    write, remove = sla_outcomes.changes(stored, current)
     if write or remove:
         await uow.sla_outcomes.write(write, remove)

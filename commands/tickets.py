@@ -160,15 +160,18 @@ async def track_sla(deps: Deps, uow: UnitOfWork, ticket: Ticket,
     return await deps.sla.track(uow, deps.gateway, ticket, unsaved, deps.clock())
 
 
-async def track_intake(deps: Deps, uow: UnitOfWork, ticket: Ticket, requester: dict) -> Ticket:
-    """At intake: remember the requester's zone (their profile's) and set the first deadline."""
+async def track_intake(deps: Deps, uow: UnitOfWork, ticket: Ticket, requester: dict,
+                       events: Sequence[TicketEvent]) -> Ticket:
+    """At intake: remember the requester's zone (their profile's) and set the first deadline.
+    `events` is the new ticket's whole log, so nothing is read back (issue 10: intake cost)."""
     if deps.sla is None or ticket.id is None:
         return ticket
-    await uow.claims.set("sla_zone", str(ticket.id), deps.sla.zone_name(requester))
-    tracked = await deps.sla.track(uow, deps.gateway, ticket, (), deps.clock())
+    zone = deps.sla.zone_name(requester)
+    await uow.claims.set("sla_zone", str(ticket.id), zone)
+    tracked = deps.sla.tracked(ticket, events, zone, deps.clock())
     if tracked.next_deadline_at != ticket.next_deadline_at:
         await uow.tickets.save(tracked)
-    await sla_outcomes.track(deps, uow, tracked)  # summary perf (issue 10): the first wait
+    await sla_outcomes.track_new(deps, uow, tracked, events, zone)  # summary perf: first wait
     return tracked
 
 

@@ -18,6 +18,8 @@ from sqlalchemy.util import await_only
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 
+from storage import sqlite_inline
+
 log = logging.getLogger(__name__)
 
 # Config files name the database, not the driver; we pick the asyncio driver for each backend.
@@ -62,7 +64,7 @@ def is_memory_sqlite(url: str | URL) -> bool:
     return parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
 
 
-def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+def create_engine(url: str, *, inline: bool = True, **kwargs: Any) -> AsyncEngine:
     """An async engine for a normalised URL (a driverless URL is normalised against the cwd).
 
     SQLite connections get foreign keys on, WAL journaling and a busy timeout, so several
@@ -71,8 +73,13 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if "+" not in make_url(url).drivername:
         url = normalise_url(url)
     if is_sqlite(url):
+        memory = is_memory_sqlite(url)
+        busy_ms = SQLITE_BUSY_TIMEOUT_MS
+        if not memory and inline:  # issue 10: no thread hand-over per call (sqlite_inline.py)
+            kwargs.setdefault("async_creator", sqlite_inline.creator(make_url(url).database or ""))
+            busy_ms = sqlite_inline.BUSY_TIMEOUT_MS
         engine = _create_async_engine(url, **kwargs)
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas(memory=is_memory_sqlite(url)))
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas(memory=memory, busy_ms=busy_ms))
         if not is_memory_sqlite(url):  # reliability (issue 8): writers queue instead of racing
             _queue_writes(engine, writer_queue(make_url(url).database or ""))
         return engine
@@ -83,12 +90,12 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     return engine
 
 
-def _sqlite_pragmas(*, memory: bool) -> Any:
+def _sqlite_pragmas(*, memory: bool, busy_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> Any:
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
             if not memory:  # an in-memory database has no journal file to put in WAL mode
                 _use_wal(cursor)
                 cursor.execute("PRAGMA synchronous=NORMAL")  # durable enough under WAL

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import String, and_, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models import Base, UtcDateTime
+from storage.upsert import upsert
 
 # `until` of a run that failed: long past, so the slot is open again at any (fake) time.
 EXPIRED = datetime(1970, 1, 1, tzinfo=UTC)
@@ -40,14 +40,14 @@ class JobLease:
     last_slot: datetime | None
 
 
+_ENSURE = upsert(JobLeaseRow, ("name", "holder", "until", "last_slot"), conflict=("name",))
+
+
 class SqlLeaseRepository:
     """Take, renew and give back the lease of a job's slot. Flushes, never commits."""
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
-        bind = session.bind
-        dialect = bind.dialect.name if bind is not None else "sqlite"
-        self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
 
     async def take(self, name: str, slot: datetime, holder: str, now: datetime,
                    until: datetime, *, rerun: bool = False, solo: bool = False) -> bool:
@@ -60,8 +60,7 @@ class SqlLeaseRepository:
         holder is an earlier, dead incarnation: its lease counts as expired, its slots as ours.
         """
         await self._session.execute(
-            self._insert(JobLeaseRow).values(name=name, holder="", until=None, last_slot=None)
-            .on_conflict_do_nothing(index_elements=[JobLeaseRow.name]))
+            _ENSURE, {"name": name, "holder": "", "until": None, "last_slot": None})
         row = JobLeaseRow
         newer = or_(row.last_slot.is_(None), row.last_slot < slot)
         mine = row.last_slot == slot if solo else and_(row.holder == holder,

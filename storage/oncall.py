@@ -21,11 +21,11 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models import MM_ID, Base, TicketEventRow, TicketRow, UtcDateTime
+from storage.upsert import upsert
 from workflows.model import EventKind, Plan, Priority, Status, Ticket
 from workflows.oncall import PageFacts, PageRecord, StoredOverride
 
@@ -93,14 +93,15 @@ class OncallPageRow(Base):
 FINISHED = (Status.SOLVED.value, Status.CLOSED.value)
 
 
+_CLAIM_PAGE = upsert(OncallPageRow, ("ticket_id", "round", "level", "username", "paged_at"),
+                     conflict=("ticket_id", "round", "level"), returning=("id",))
+
+
 class SqlOncallRepository:
     """Overrides, pages and the few ticket facts paging needs. Flushes, never commits."""
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
-        bind = session.bind
-        dialect = bind.dialect.name if bind is not None else "sqlite"
-        self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
 
     # -- overrides --------------------------------------------------------------------------
 
@@ -196,13 +197,9 @@ class SqlOncallRepository:
     async def claim_page(self, ticket_id: int, round_: int, level: str, username: str | None,
                          at: datetime) -> bool:
         """True if this call created the page's row; False if it exists (someone paged)."""
-        stmt = (
-            self._insert(OncallPageRow)
-            .values(ticket_id=ticket_id, round=round_, level=level, username=username, paged_at=at)
-            .on_conflict_do_nothing(index_elements=["ticket_id", "round", "level"])
-            .returning(OncallPageRow.id)
-        )
-        return (await self._session.execute(stmt)).first() is not None
+        params = {"ticket_id": ticket_id, "round": round_, "level": level, "username": username,
+                  "paged_at": at}
+        return (await self._session.execute(_CLAIM_PAGE, params)).first() is not None
 
     async def release_page(self, ticket_id: int, round_: int, level: str) -> None:
         """Give a claim back: nothing went out, so the next check may try again."""

@@ -7,11 +7,11 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import case, delete, func, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import case, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import ClaimRow, CustomerRow, TicketCcRow, TicketEventRow, TicketRow
+from storage.upsert import upsert
 from workflows.model import PRIORITY_RANK, Customer, Priority, Status, Ticket, TicketEvent
 
 
@@ -53,6 +53,9 @@ def _dialect(session: AsyncSession) -> str:
     return bind.dialect.name
 
 
+_POST_COLUMNS = frozenset({"card_post_id", "customer_channel_id", "customer_root_id"})
+
+
 class SqlTicketRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -64,7 +67,7 @@ class SqlTicketRepository:
         row = TicketRow.from_domain(ticket)
         self._session.add(row)
         await self._session.flush()
-        await self._replace_cc(row.id, ticket.form.cc_user_ids)
+        await self._replace_cc(row.id, ticket.form.cc_user_ids, new=True)
         return replace(ticket, id=row.id)
 
     async def get(self, ticket_id: int) -> Ticket | None:
@@ -98,6 +101,16 @@ class SqlTicketRepository:
         await self._session.flush()
         if old_cc != ticket.form.cc_user_ids:
             await self._replace_cc(ticket.id, ticket.form.cc_user_ids)
+
+    async def set_posts(self, ticket_id: int, **posts: str) -> bool:
+        """Record where the ticket's card or customer thread were posted (only those columns,
+        one UPDATE: no read first); False if there is no such ticket."""
+        unknown = set(posts) - _POST_COLUMNS
+        if unknown:
+            raise ValueError(f"not a post column: {sorted(unknown)}")
+        stmt = (update(TicketRow).where(TicketRow.id == ticket_id).values(**posts)
+                .execution_options(synchronize_session=False))
+        return bool((await self._session.execute(stmt)).rowcount)
 
     async def get_by_card_post(self, post_id: str) -> Ticket | None:
         return await self._one(TicketRow.card_post_id == post_id)
@@ -167,8 +180,10 @@ class SqlTicketRepository:
         row = await self._session.scalar(select(TicketRow).where(condition))
         return row.to_domain() if row else None
 
-    async def _replace_cc(self, ticket_id: int, user_ids: Sequence[str]) -> None:
-        await self._session.execute(delete(TicketCcRow).where(TicketCcRow.ticket_id == ticket_id))
+    async def _replace_cc(self, ticket_id: int, user_ids: Sequence[str], new: bool = False) -> None:
+        if not new:  # a new ticket has no memberships to remove
+            await self._session.execute(
+                delete(TicketCcRow).where(TicketCcRow.ticket_id == ticket_id))
         unique_ids = dict.fromkeys(user_ids)  # a user CC'd twice is one membership
         if unique_ids:
             self._session.add_all(TicketCcRow(ticket_id=ticket_id, user_id=u) for u in unique_ids)
@@ -226,24 +241,22 @@ class SqlCustomerRepository:
         return [row.to_domain() for row in rows]
 
 
+_CLAIM = upsert(ClaimRow, ("kind", "key", "value"), conflict=("kind", "key"), returning=("kind",))
+_SET_CLAIM = upsert(ClaimRow, ("kind", "key", "value"), conflict=("kind", "key"), update=("value",))
+
+
 class SqlClaimRepository:
     """Exactly-once markers. `claim` is one INSERT ... ON CONFLICT DO NOTHING: a lost race
     returns False without raising, so the caller's transaction stays usable."""
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
-        self._insert = postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert
 
     async def claim(self, kind: str, key: str, value: str = "") -> bool:
         """True if this call created (kind, key). On PostgreSQL a concurrent uncommitted claim
         of the same key makes this wait for that transaction: False if it commits, True if not."""
-        stmt = (
-            self._insert(ClaimRow)
-            .values(kind=kind, key=key, value=value)
-            .on_conflict_do_nothing(index_elements=[ClaimRow.kind, ClaimRow.key])
-            .returning(ClaimRow.kind)
-        )
-        return (await self._session.execute(stmt)).first() is not None
+        params = {"kind": kind, "key": key, "value": value}
+        return (await self._session.execute(_CLAIM, params)).first() is not None
 
     async def get(self, kind: str, key: str) -> str | None:
         stmt = select(ClaimRow.value).where(ClaimRow.kind == kind, ClaimRow.key == key)
@@ -263,8 +276,4 @@ class SqlClaimRepository:
         return [(k, v) for k, v in await self._session.execute(stmt)]
 
     async def set(self, kind: str, key: str, value: str) -> None:
-        stmt = self._insert(ClaimRow).values(kind=kind, key=key, value=value)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[ClaimRow.kind, ClaimRow.key], set_={"value": stmt.excluded.value}
-        )
-        await self._session.execute(stmt)
+        await self._session.execute(_SET_CLAIM, {"kind": kind, "key": key, "value": value})

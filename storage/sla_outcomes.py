@@ -23,11 +23,11 @@ from sqlalchemy import (
     tuple_,
     type_coerce,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models import Base, TicketEventRow, UtcDateTime
+from storage.upsert import upsert
 from workflows.sla import FIRST_CYCLE_KEY, Metric
 from workflows.sla_outcomes import Outcome, Verdict
 
@@ -93,12 +93,15 @@ def _values(o: Outcome) -> dict[str, object]:
     }
 
 
+_WRITE = upsert(SlaOutcomeRow, ("ticket_id", "metric", "cycle_key", "verdict", "started_at",
+                                "ended_at", "replied", "decided_at"),
+                 conflict=("ticket_id", "metric", "cycle_key"),
+                 update=("verdict", "started_at", "ended_at", "replied", "decided_at"))
+
+
 class SqlSlaOutcomeRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
-        bind = session.bind
-        postgres = bind is not None and bind.dialect.name == "postgresql"
-        self._insert = postgresql.insert if postgres else sqlite.insert
 
     async def of_ticket(self, ticket_id: int) -> list[Outcome]:
         stmt = select(SlaOutcomeRow).where(SlaOutcomeRow.ticket_id == ticket_id)
@@ -107,15 +110,7 @@ class SqlSlaOutcomeRepository:
     async def write(self, upsert: Sequence[Outcome], remove: Sequence[Outcome] = ()) -> None:
         """Insert or overwrite `upsert` and delete `remove` (by ticket, metric and wait)."""
         for o in upsert:
-            stmt = self._insert(SlaOutcomeRow).values(**_values(o))
-            stmt = stmt.on_conflict_do_update(
-                index_elements=[
-                    SlaOutcomeRow.ticket_id, SlaOutcomeRow.metric, SlaOutcomeRow.cycle_key
-                ],
-                set_={c: stmt.excluded[c] for c in ("verdict", "started_at", "ended_at",
-                                                     "replied", "decided_at")},
-            )
-            await self._session.execute(stmt)
+            await self._session.execute(_WRITE, _values(o))
         if remove:
             keys = [(o.ticket_id, o.metric.value, o.cycle_key) for o in remove]
             await self._session.execute(

@@ -75,7 +75,11 @@ class SlaDesk:
         """The ticket with `next_deadline_at` recomputed from its stored log plus `unsaved`."""
         assert ticket.id is not None
         events = [*await uow.events.for_ticket(ticket.id), *unsaved]
-        zone = await self.zone_of(uow, gateway, ticket, now)
+        return self.tracked(ticket, events, await self.zone_of(uow, gateway, ticket, now), now)
+
+    def tracked(self, ticket: Ticket, events: Sequence[TicketEvent], zone: str | None,
+                now: datetime) -> Ticket:
+        """The ticket with `next_deadline_at` recomputed from its whole log `events`."""
         report = self.report(ticket, events, zone, now)
         return replace(ticket, next_deadline_at=sla_watch.watch_at(report, sla_watch.sent(events)))
 
