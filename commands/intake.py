@@ -153,16 +153,19 @@ async def store_ticket(
     ticket = lifecycle.open_ticket(ticket_form, who, now)
     if isinstance(origin.get("l"), int):
         ticket = replace(ticket, follow_up_of=origin["l"])
+    opened = TicketEvent(0, EventKind.OPENED, now, actor_id=who.user_id,  # numbered when stored
+                         to_value=ticket.status.value)
+    ticket, zone = tickets.first_deadline(deps, ticket, requester, opened)  # SLA (issue 4)
     async with deps.uow() as uow:
-        if not await uow.claims.claim("intake", str(origin["n"])):
-            log.info("duplicate intake submission %s ignored", origin["n"])
-            return None
         stored = await uow.tickets.add(ticket)
         assert stored.id is not None
-        opened = await uow.events.add(TicketEvent(stored.id, EventKind.OPENED, now,
-                                                  actor_id=who.user_id, to_value=stored.status.value))
-        stored = await tickets.track_intake(deps, uow, stored, requester, [opened])  # SLA
-        await uow.claims.set("intake", str(origin["n"]), str(stored.id))
+        opened = await uow.events.add(replace(opened, ticket_id=stored.id))
+        await tickets.track_intake(deps, uow, stored, zone, [opened])
+        # Claimed last, with the ticket's number: a double submit loses here and its ticket is
+        # rolled back (one statement fewer than claiming first and recording the number after).
+        if not await uow.claims.claim("intake", str(origin["n"]), str(stored.id)):
+            log.info("duplicate intake submission %s ignored", origin["n"])
+            return None
         # reliability (issue 8): the announcement is queued with the ticket, so accepted = announced
         await queue_announcement(deps, uow, stored, replies.person(requester))
         await uow.commit()

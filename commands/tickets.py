@@ -160,19 +160,23 @@ async def track_sla(deps: Deps, uow: UnitOfWork, ticket: Ticket,
     return await deps.sla.track(uow, deps.gateway, ticket, unsaved, deps.clock())
 
 
-async def track_intake(deps: Deps, uow: UnitOfWork, ticket: Ticket, requester: dict,
-                       events: Sequence[TicketEvent]) -> Ticket:
-    """At intake: remember the requester's zone (their profile's) and set the first deadline.
-    `events` is the new ticket's whole log, so nothing is read back (issue 10: intake cost)."""
-    if deps.sla is None or ticket.id is None:
-        return ticket
+def first_deadline(deps: Deps, ticket: Ticket, requester: dict,
+                   opened: TicketEvent) -> tuple[Ticket, str | None]:
+    """At intake, before the ticket is stored: the requester's zone (their profile's) and the
+    ticket with its first deadline (its whole log is `opened`: nothing to read back)."""
+    if deps.sla is None:
+        return ticket, None
     zone = deps.sla.zone_name(requester)
+    return deps.sla.tracked(ticket, [opened], zone, deps.clock()), zone
+
+
+async def track_intake(deps: Deps, uow: UnitOfWork, ticket: Ticket, zone: str | None,
+                       events: Sequence[TicketEvent]) -> None:
+    """Once the new ticket is stored: remember its zone and its first wait (summary perf)."""
+    if deps.sla is None or zone is None or ticket.id is None:
+        return
     await uow.claims.set("sla_zone", str(ticket.id), zone)
-    tracked = deps.sla.tracked(ticket, events, zone, deps.clock())
-    if tracked.next_deadline_at != ticket.next_deadline_at:
-        await uow.tickets.save(tracked)
-    await sla_outcomes.track_new(deps, uow, tracked, events, zone)  # summary perf: first wait
-    return tracked
+    await sla_outcomes.track_new(deps, uow, ticket, events, zone)
 
 
 async def _lock_for_sla(deps: Deps, uow: UnitOfWork,

@@ -100,6 +100,10 @@ def _heads(*, in_lanes: bool) -> Any:
 
 
 _HEADS = _heads(in_lanes=False)
+_WAITING = (select(OutboxRow.lane, OutboxRow.body)
+            .where(OutboxRow.state == _IS_PENDING,
+                   OutboxRow.lane.in_(bindparam("lanes", expanding=True)),
+                   or_(OutboxRow.lease_until.is_(None), OutboxRow.lease_until < bindparam("now"))))
 _HEADS_IN_LANES = _heads(in_lanes=True)
 _LEASE = (
     update(OutboxRow)
@@ -150,11 +154,8 @@ class SqlOutboxRepository:
         """Those of `lanes` for which `has_waiting(lane, render, now)` holds."""
         wanted, found = sorted(set(lanes)), set()
         for lo in range(0, len(wanted), 500):
-            stmt = (select(OutboxRow.lane, OutboxRow.body)
-                    .where(OutboxRow.state == _IS_PENDING,
-                           OutboxRow.lane.in_(wanted[lo : lo + 500]),
-                           or_(OutboxRow.lease_until.is_(None), OutboxRow.lease_until < now)))
-            found |= {lane for lane, body in await self._session.execute(stmt)
+            params = {"lanes": wanted[lo : lo + 500], "now": now}
+            found |= {lane for lane, body in await self._session.execute(_WAITING, params)
                       if (body or {}).get("render") == render}
         return found
     # --- end bulk forms ---
@@ -162,10 +163,7 @@ class SqlOutboxRepository:
     async def has_waiting(self, lane: str, render: str, now: datetime) -> bool:
         """A pending, not yet started message of `lane` rendered by `render` (so a newer one
         would say the same: cards render the ticket as it is when they are sent)."""
-        stmt = (select(OutboxRow.id, OutboxRow.body)
-                .where(OutboxRow.state == _IS_PENDING, OutboxRow.lane == lane,
-                       or_(OutboxRow.lease_until.is_(None), OutboxRow.lease_until < now)))
-        return any((body or {}).get("render") == render for _, body in await self._session.execute(stmt))
+        return bool(await self.waiting_lanes([lane], render, now))
 
     async def lease_heads(self, *, now: datetime, until: datetime, holder: str, limit: int,
                           lanes: Sequence[str] | None = None) -> list[Leased]:

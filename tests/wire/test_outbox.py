@@ -137,12 +137,21 @@ async def test_messages_of_a_ticket_go_out_in_the_order_they_were_queued(desk: D
     ticket_id = await _unannounced_ticket(desk)
     assert desk.bot is not None and desk.bot.deps is not None
     t = await ticket(desk, ticket_id)
-    from commands import conversation
+    from commands import conversation, messages
+
+    async def note(text: str) -> None:
+        deps = desk.bot.deps
+        assert deps is not None
+        async with deps.uow() as uow:
+            await outbox.queue(deps, uow, conversation.staff_note(
+                t, text, role="note", key=messages.unique(f"t{ticket_id}:note")))
+            await uow.commit()
+        await outbox.flush(deps, [ticket_lane(ticket_id)])
 
     fast_retries(desk, RetryPolicy(max_attempts=1))
     desk.emu.faults.fail(POSTS, 503, method="POST")
-    await conversation.post_to_staff_thread(desk.bot.deps, t, "first note", role="note")
-    await conversation.post_to_staff_thread(desk.bot.deps, t, "second note", role="note")
+    await note("first note")
+    await note("second note")
     desk.emu.faults.clear()
     desk.clock.advance(minutes=10)
     await desk.run_jobs()
