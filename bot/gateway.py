@@ -37,7 +37,7 @@ def _posts_oldest_first(post_list: Any) -> list[dict[str, Any]]:
 
 
 class MattermostGateway:
-    """Every ChatGateway call, run in a dedicated thread pool, errors as GatewayError."""
+    """Every ChatGateway call, awaited on the event loop, errors as GatewayError."""
 
     def __init__(
         self,
@@ -59,12 +59,12 @@ class MattermostGateway:
 
     @property
     def driver(self) -> Driver:
-        """The underlying Driver, for endpoints not covered here (call it off the loop)."""
+        """The underlying Driver, for endpoints not covered here (its calls are coroutines)."""
         return self._rest.driver
 
     async def close(self) -> None:
-        """Shut down the pool (queued calls fail) and close the HTTP sessions. Idempotent."""
-        self._rest.close()
+        """Refuse further calls and close the HTTP connections. Idempotent."""
+        await self._rest.close()
 
     async def _bot_id(self) -> str:
         if self.bot_user_id is None:

@@ -1,41 +1,25 @@
-"""mattermostdriver's REST Driver, wrapped: keep-alive, timeouts, one error type, bounded retries.
+"""mattermostdriver's REST Driver, wrapped: one error type, bounded retries, on the event loop.
 
-Every call runs in a dedicated thread pool: the driver is synchronous and a direct call stalls the
-event loop (609 ms measured, shared/mattermostdriver-notes.md §2.1). The driver's own client
-opens a TCP connection per call, has no timeout, sends PATCH as GET, loses error ids and logs
-every HTTP error at ERROR; `SessionClient` replaces its transport (notes §5 Option A).
+The driver is the endpoint catalogue; its transport is `bot/transport.py`'s aiohttp client, so
+every driver call is a coroutine awaited here (keep-alive, timeouts, PATCH, Mattermost's error
+fields: the driver's own `requests` client has none of them, shared/mattermostdriver-notes.md).
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import random
-import threading
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-import requests
 from mattermostdriver import Driver
-from mattermostdriver.client import Client
-from mattermostdriver.exceptions import (
-    ContentTooLarge,
-    FeatureDisabled,
-    InvalidOrMissingParameters,
-    MethodNotAllowed,
-    NoAccessTokenProvided,
-    NotEnoughPermissions,
-    ResourceNotFound,
-)
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
+from bot.transport import AiohttpClient, Response
 from commands.ports import GatewayError
 
 log = logging.getLogger(__name__)
@@ -47,18 +31,6 @@ T = TypeVar("T")
 
 DEFAULT_TIMEOUT: tuple[float, float] = (3.05, 30.0)
 RETRY_STATUSES = frozenset({502, 503, 504})
-
-# The driver's exception classes carry the status only in their type (notes §2.2).
-_DRIVER_ERROR_STATUS: dict[type[requests.HTTPError], int] = {
-    InvalidOrMissingParameters: 400,
-    NoAccessTokenProvided: 401,
-    NotEnoughPermissions: 403,
-    ResourceNotFound: 404,
-    MethodNotAllowed: 405,
-    ContentTooLarge: 413,
-    FeatureDisabled: 501,
-}
-_STATUS_DRIVER_ERROR = {status: cls for cls, status in _DRIVER_ERROR_STATUS.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,127 +87,6 @@ def driver_options(
     }
 
 
-class SessionClient(Client):
-    """The driver's Client with a keep-alive `requests.Session` per thread, PATCH, sane parsing.
-
-    Errors are raised as the driver's own exception classes (or plain HTTPError) but, unlike the
-    driver, with `response` attached, so `to_gateway_error` can read Mattermost's error body.
-    """
-
-    def __init__(self, options: dict[str, Any]) -> None:
-        super().__init__(options)
-        self._local = threading.local()
-        self._sessions: list[requests.Session] = []
-        self._sessions_lock = threading.Lock()
-        self._closed = False
-
-    def __repr__(self) -> str:  # never show the token
-        return f"<SessionClient {self.url}>"
-
-    def _session(self) -> requests.Session:
-        session: requests.Session | None = getattr(self._local, "session", None)
-        if session is None:
-            session = requests.Session()
-            # Retry only failures to connect: the request never left, so it is always safe.
-            adapter = HTTPAdapter(
-                max_retries=Retry(
-                    total=2, connect=2, read=0, redirect=0, status=0, other=0,
-                    respect_retry_after_header=False,  # 429 and 5xx are ours to retry
-                )
-            )
-            session.mount("http://", adapter)
-            session.mount("https://", adapter)
-            with self._sessions_lock:
-                if self._closed:
-                    raise requests.ConnectionError("REST client is closed")
-                self._sessions.append(session)
-            self._local.session = session
-        return session
-
-    def close(self) -> None:
-        with self._sessions_lock:
-            self._closed = True
-            sessions, self._sessions = self._sessions, []
-        for session in sessions:
-            session.close()
-
-    def make_request(  # type: ignore[override]
-        self,
-        method: str,
-        endpoint: str,
-        options: Any = None,
-        params: Any = None,
-        data: Any = None,
-        files: Any = None,
-        basepath: str | None = None,
-    ) -> requests.Response:
-        if basepath:
-            url = f"{self._scheme}://{self._options['url']}:{self._port:d}{basepath}"
-        else:
-            url = self.url
-        kwargs: dict[str, Any] = {
-            "headers": self.auth_header() or {},
-            "verify": self._verify,
-            "params": params or None,
-            "data": data or None,
-            "files": files or None,
-            "timeout": self.request_timeout,
-        }
-        if options is not None and not files:
-            kwargs["json"] = options
-        if self._auth is not None:
-            kwargs["auth"] = self._auth()
-        response = self._session().request(method.upper(), url + endpoint, **kwargs)
-        if response.status_code >= 400:
-            error_cls = _STATUS_DRIVER_ERROR.get(response.status_code, requests.HTTPError)
-            raise error_cls(f"{response.status_code} {response.reason}", response=response)
-        return response
-
-    @staticmethod
-    def parse(response: requests.Response) -> Any:
-        """JSON if Content-Type starts with application/json; None for an empty body; else raw."""
-        if not response.content:
-            return None
-        content_type = response.headers.get("Content-Type", "")
-        if content_type.lower().startswith("application/json"):
-            try:
-                return response.json()
-            except ValueError:
-                return response
-        return response
-
-    def get(self, endpoint: str, options: Any = None, params: Any = None) -> Any:
-        return self.parse(self.make_request("get", endpoint, options=options, params=params))
-
-    def post(
-        self, endpoint: str, options: Any = None, params: Any = None, data: Any = None,
-        files: Any = None,
-    ) -> Any:
-        response = self.make_request(
-            "post", endpoint, options=options, params=params, data=data, files=files
-        )
-        return self.parse(response)
-
-    def put(self, endpoint: str, options: Any = None, params: Any = None, data: Any = None) -> Any:
-        return self.parse(
-            self.make_request("put", endpoint, options=options, params=params, data=data)
-        )
-
-    def patch(
-        self, endpoint: str, options: Any = None, params: Any = None, data: Any = None
-    ) -> Any:
-        return self.parse(
-            self.make_request("patch", endpoint, options=options, params=params, data=data)
-        )
-
-    def delete(
-        self, endpoint: str, options: Any = None, params: Any = None, data: Any = None
-    ) -> Any:
-        return self.parse(
-            self.make_request("delete", endpoint, options=options, params=params, data=data)
-        )
-
-
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
     """Retry-After as seconds: either delta-seconds or an HTTP date."""
     if not value:
@@ -254,7 +105,7 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
-def error_from_response(response: requests.Response) -> GatewayError:
+def error_from_response(response: Response) -> GatewayError:
     """Mattermost's AppError body {id, message, request_id, ...}; text bodies (429, proxies) too.
     """
     error_id = message = request_id = ""
@@ -279,28 +130,11 @@ def error_from_response(response: requests.Response) -> GatewayError:
     )
 
 
-def to_gateway_error(exc: BaseException) -> GatewayError:
-    """Map anything the driver or requests raises to a GatewayError."""
-    if isinstance(exc, GatewayError):
-        return exc
-    if isinstance(exc, requests.HTTPError):
-        if exc.response is not None:
-            return error_from_response(exc.response)
-        # The stock driver raises its classes without the response: the status is in the type.
-        status = next(
-            (code for cls, code in _DRIVER_ERROR_STATUS.items() if isinstance(exc, cls)), 0
-        )
-        return GatewayError(status, "", str(exc))
-    if isinstance(exc, requests.RequestException):  # refused, reset, timeouts, TLS
-        return GatewayError(0, "connection", f"{type(exc).__name__}: {exc}")
-    raise exc
-
-
 class MattermostRest:
     """The wrapped Driver: `await rest.call(lambda d: d.posts.get_post(pid))`.
 
-    `call` runs the function in the pool, maps errors to GatewayError and retries per the policy.
-    The function is called afresh on every attempt (rebuild file objects inside it).
+    `call` awaits the driver call, retrying per the policy (errors are GatewayError). The
+    function is called afresh on every attempt (rebuild file objects inside it).
     """
 
     def __init__(
@@ -311,42 +145,28 @@ class MattermostRest:
         timeout: Any = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
         verify: bool | str = True,
-        workers: int = 8,
     ) -> None:
         self.retry = retry or RetryPolicy()
-        self.driver = Driver(driver_options(url, token, timeout, verify), client_cls=SessionClient)
-        self.driver.client.token = token  # no login(): that would be a blocking GET /users/me
-        self._executor = ThreadPoolExecutor(
-            max_workers=workers, thread_name_prefix="mattermost-rest"
-        )
+        self.driver = Driver(driver_options(url, token, timeout, verify),
+                             client_cls=AiohttpClient)
+        self.driver.client.token = token  # no login(): the token is the bot's access token
         self._closed = False
 
     @property
-    def client(self) -> SessionClient:
+    def client(self) -> AiohttpClient:
         return self.driver.client  # type: ignore[no-any-return]
 
-    async def call(self, fn: Callable[[Driver], T], *, what: str = "request") -> T:
-        loop = asyncio.get_running_loop()
+    async def call(self, fn: Callable[[Driver], Awaitable[T]], *, what: str = "request") -> T:
         attempt = 0
         while True:
             attempt += 1
             if self._closed:
                 raise GatewayError(0, "connection", "Mattermost gateway is closed")
             try:
-                future = loop.run_in_executor(self._executor, functools.partial(self._invoke, fn))
-            except RuntimeError:  # the pool was shut down
-                raise GatewayError(0, "connection", "Mattermost gateway is closed") from None
-            try:
-                return await future
-            except asyncio.CancelledError:
-                task = asyncio.current_task()
-                if self._closed and task is not None and not task.cancelling():
-                    # close() cancelled the queued call, not our caller
-                    raise GatewayError(0, "connection", "Mattermost gateway is closed") from None
-                raise
+                return await fn(self.driver)
             except GatewayError as err:
                 delay = self.retry.delay_for(err, attempt)
-                if delay is None:
+                if delay is None or self._closed:
                     raise
                 log.warning(
                     "Mattermost %s failed (%s %s), attempt %d/%d, retrying in %.2fs",
@@ -355,16 +175,9 @@ class MattermostRest:
                 )
                 await asyncio.sleep(delay)
 
-    def _invoke(self, fn: Callable[[Driver], T]) -> T:
-        try:
-            return fn(self.driver)
-        except (requests.RequestException, GatewayError) as exc:
-            raise to_gateway_error(exc) from None
-
-    def close(self) -> None:
-        """Stop the pool (queued calls are cancelled) and close every thread's session."""
+    async def close(self) -> None:
+        """Refuse further calls and close the connection pool (calls in flight fail)."""
         if self._closed:
             return
         self._closed = True
-        self._executor.shutdown(wait=False, cancel_futures=True)
-        self.client.close()
+        await self.client.close()

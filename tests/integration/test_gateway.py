@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -14,10 +13,9 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from mattermostdriver.exceptions import ResourceNotFound
 
 from bot.gateway import MattermostGateway
-from bot.rest import RetryPolicy, driver_options, parse_retry_after, to_gateway_error
+from bot.rest import RetryPolicy, driver_options, parse_retry_after
 from commands.ports import GatewayError
 
 TOKEN = "s3cr3t-token-value-xyz"
@@ -128,11 +126,6 @@ def test_retry_after_accepts_seconds_and_http_dates() -> None:
     assert parse_retry_after(None) is None
     assert parse_retry_after("soon") is None
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # in the past
-
-
-def test_driver_exceptions_without_a_response_keep_their_status() -> None:
-    err = to_gateway_error(ResourceNotFound("Channel does not exist."))
-    assert (err.status, err.message) == (404, "Channel does not exist.")
 
 
 # --- error mapping ---------------------------------------------------------------------------
@@ -280,13 +273,11 @@ async def test_sequential_calls_reuse_one_connection(
     for _ in range(20):
         await gateway.me()
 
-    # one keep-alive connection per pool thread; sequential calls use one thread, sometimes two
-    # (the pool may start a second worker before the first reports itself idle)
-    assert len(stub.peers) <= 2
+    assert len(stub.peers) == 1  # one keep-alive connection
     assert stub.hits("GET", "/users/me") == 20
 
 
-async def test_calls_run_off_the_event_loop(stub: Stub, gateway: MattermostGateway) -> None:
+async def test_calls_never_block_the_event_loop(stub: Stub, gateway: MattermostGateway) -> None:
     async def slow(request: web.Request) -> web.Response:
         await asyncio.sleep(0.3)
         return web.json_response({"id": BOT_ID})
@@ -309,16 +300,17 @@ async def test_calls_run_off_the_event_loop(stub: Stub, gateway: MattermostGatew
     await tick
 
     assert lag < 0.1
-    assert elapsed < 0.9  # concurrent in the pool, not 4 × 0.3 s in a row
+    assert elapsed < 0.9  # concurrent, not 4 × 0.3 s in a row
 
 
-async def test_calls_run_in_the_named_pool(stub: Stub, gateway: MattermostGateway) -> None:
-    seen: list[str] = []
+async def test_driver_calls_are_coroutines_on_the_running_loop(
+    stub: Stub, gateway: MattermostGateway
+) -> None:
     stub.route("GET", "/users/me")(json_handler({"id": BOT_ID}))
 
-    await gateway._rest.call(lambda d: seen.append(threading.current_thread().name))
-
-    assert seen[0].startswith("mattermost-rest")
+    pending = gateway.driver.users.get_user("me")  # the driver's own endpoint method
+    assert asyncio.iscoroutine(pending)
+    assert (await pending)["id"] == BOT_ID
 
 
 async def test_charset_json_is_parsed_and_empty_bodies_are_tolerated(
