@@ -40,7 +40,7 @@ from commands.oncall.paging import check_oncall  # on-call (issue 5)
 from commands.oncall.service import OncallService, on_call_now, startup_warnings  # on-call (5)
 import commands.escalation  # noqa: F401  escalation (issue 6): Escalate…, SET stage buttons, commands
 from storage import db
-from storage.migrate import upgrade
+from bot import schema  # memory (issue 10): Alembic is imported only when there is work to do
 from storage.uow import SqlUnitOfWork
 from bot.metrics import BotMetrics  # observability (issue 11)
 from commands import logcontext  # observability (issue 11)
@@ -146,7 +146,7 @@ class SupportBot:
 
     async def _start_locked(self, s: Settings, url: str) -> None:  # reliability (issue 8)
         # --- end reliability ---
-        await upgrade(url)
+        await schema.ensure_current(url)  # memory (issue 10): storage.migrate.upgrade if behind
         self._engine = db.create_engine(url)
         sessions = db.session_factory(self._engine)
         me = await startup.check_token(self.gateway, s.mattermost.url)

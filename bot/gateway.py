@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import logging
+from collections import OrderedDict  # memory (issue 10): bounded DM channel cache
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
@@ -21,6 +22,7 @@ from commands.ports import GatewayError
 log = logging.getLogger(__name__)
 
 MEMBERS_PER_PAGE = 200  # the server's maximum for GET /channels/{id}/members
+DIRECT_CHANNELS_KEPT = 5000  # memory (issue 10): user -> DM channel ids kept, LRU (~1 MiB at most)
 
 
 def _segment(value: str) -> str:
@@ -51,7 +53,7 @@ class MattermostGateway:
         self._rest = MattermostRest(url, token, timeout=timeout, retry=retry or RetryPolicy(),
                                     verify=verify)
         self.bot_user_id: str | None = None
-        self._direct_channels: dict[str, str] = {}
+        self._direct_channels: OrderedDict[str, str] = OrderedDict()  # issue 10: bounded LRU
         self._users = UserCache()  # issue 10: the same requesters and names, read once a minute
 
     def __repr__(self) -> str:  # never show the token
@@ -146,6 +148,7 @@ class MattermostGateway:
     async def direct_channel(self, user_id: str) -> str:
         cached = self._direct_channels.get(user_id)
         if cached:
+            self._direct_channels.move_to_end(user_id)  # memory (issue 10)
             return cached
         me = await self._bot_id()
         channel = await self._rest.call(
@@ -153,6 +156,8 @@ class MattermostGateway:
             what="channels/direct",
         )
         self._direct_channels[user_id] = channel["id"]
+        while len(self._direct_channels) > DIRECT_CHANNELS_KEPT:  # memory (issue 10): oldest out
+            self._direct_channels.popitem(last=False)
         return channel["id"]
 
     # --- posts -----------------------------------------------------------------------------

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import case, delete, func, insert, or_, select, update
+from sqlalchemy import bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import ClaimRow, CustomerRow, TicketCcRow, TicketEventRow, TicketRow
@@ -65,6 +66,19 @@ _INSERT_TICKET = insert(_TICKETS).returning(_TICKETS.c.id)
 _INSERT_EVENT = insert(_EVENTS).returning(_EVENTS.c.id)
 
 
+# Hot reads (a card render, the SLA hooks) as Core rows: `to_domain` reads only column
+# attributes, which a Core row has too, and skips the ORM's instance bookkeeping.
+_TICKET_BY_ID = select(*_TICKETS.c).where(_TICKETS.c.id == bindparam("id"))
+_EVENTS_OF_TICKET = (select(*_EVENTS.c).where(_EVENTS.c.ticket_id == bindparam("ticket_id"))
+                     .order_by(_EVENTS.c.at, _EVENTS.c.id))
+
+
+@functools.cache
+def _setting_posts(columns: frozenset[str]) -> Any:
+    return (update(_TICKETS).where(_TICKETS.c.id == bindparam("b_id"))
+            .values(**{c: bindparam(c) for c in sorted(columns)}))
+
+
 def _values(row: Any, columns: Sequence[str]) -> dict[str, Any]:
     return {c: getattr(row, c) for c in columns}
 
@@ -83,8 +97,8 @@ class SqlTicketRepository:
         return replace(ticket, id=new_id)
 
     async def get(self, ticket_id: int) -> Ticket | None:
-        row = await self._session.get(TicketRow, ticket_id)
-        return row.to_domain() if row else None
+        row = (await self._session.execute(_TICKET_BY_ID, {"id": ticket_id})).first()
+        return TicketRow.to_domain(row) if row else None  # type: ignore[arg-type]
 
     async def get_for_update(self, ticket_id: int) -> Ticket | None:
         """Read and row-lock the ticket until the unit of work ends.
@@ -120,9 +134,8 @@ class SqlTicketRepository:
         unknown = set(posts) - _POST_COLUMNS
         if unknown:
             raise ValueError(f"not a post column: {sorted(unknown)}")
-        stmt = (update(TicketRow).where(TicketRow.id == ticket_id).values(**posts)
-                .execution_options(synchronize_session=False))
-        return bool((await self._session.execute(stmt)).rowcount)
+        stmt = _setting_posts(frozenset(posts))
+        return bool((await self._session.execute(stmt, {**posts, "b_id": ticket_id})).rowcount)
 
     async def get_by_card_post(self, post_id: str) -> Ticket | None:
         return await self._one(TicketRow.card_post_id == post_id)
@@ -211,12 +224,8 @@ class SqlEventRepository:
         return replace(event, id=(await self._session.execute(_INSERT_EVENT, values)).scalar_one())
 
     async def for_ticket(self, ticket_id: int) -> list[TicketEvent]:
-        stmt = (
-            select(TicketEventRow)
-            .where(TicketEventRow.ticket_id == ticket_id)
-            .order_by(TicketEventRow.at, TicketEventRow.id)
-        )
-        return [row.to_domain() for row in await self._session.scalars(stmt)]
+        rows = await self._session.execute(_EVENTS_OF_TICKET, {"ticket_id": ticket_id})
+        return [TicketEventRow.to_domain(row) for row in rows]  # type: ignore[arg-type]
 
     async def between(self, start: datetime, end: datetime) -> list[TicketEvent]:
         """Events with start <= at < end (half-open, so consecutive windows never overlap)."""

@@ -6,6 +6,7 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from storage.gate import Gate, gate_for
 from storage.repositories import (
     SqlClaimRepository,
     SqlCustomerRepository,
@@ -37,6 +38,7 @@ class SqlUnitOfWork:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
         self._session: AsyncSession | None = None
+        self._gate: Gate | None = None
 
     @property
     def session(self) -> AsyncSession:
@@ -102,6 +104,10 @@ class SqlUnitOfWork:
     # --- end replicas ---
 
     async def __aenter__(self) -> Self:
+        # issue 10: a connection slot in arrival order (storage/gate.py), then the session
+        self._gate = gate_for(self._sessions.kw.get("bind"))
+        if self._gate is not None:
+            await self._gate.enter()
         session = self._sessions()
         self._session = session
         self.tickets = SqlTicketRepository(session)
@@ -115,7 +121,11 @@ class SqlUnitOfWork:
         try:
             await session.rollback()  # a no-op after commit(); undoes anything left over
         finally:
-            await session.close()
+            try:
+                await session.close()
+            finally:
+                if self._gate is not None:
+                    self._gate.leave()
 
     async def commit(self) -> None:
         await self.session.commit()

@@ -144,3 +144,25 @@ async def test_a_turn_left_by_a_finished_task_is_reclaimed(engine: Any) -> None:
 
     await asyncio.create_task(leak())
     await asyncio.wait_for(_write(db.session_factory(engine), 1), timeout=3)
+
+
+async def test_writers_keep_their_place_in_line_however_long_they_wait(engine: Any) -> None:
+    """The queue re-checks for abandoned turns every second; that must not send the waiter to
+    the back of the line (it used to: the longest waiters were served last, seconds late)."""
+    queue = _engine_queue(engine)
+    order: list[str] = []
+    holder = object()
+    await queue.take_turn(holder)  # this task has the turn for a while
+
+    async def waiter(name: str, conn: object) -> None:
+        await queue.take_turn(conn)
+        order.append(name)
+        queue.give_back(conn)
+
+    early = asyncio.create_task(waiter("early", object()))
+    await asyncio.sleep(0.5)
+    late = asyncio.create_task(waiter("late", object()))
+    await asyncio.sleep(0.8)  # the early one's re-check (at 1 s) has passed: still first
+    queue.give_back(holder)
+    await asyncio.wait_for(asyncio.gather(early, late), timeout=5)
+    assert order == ["early", "late"]
