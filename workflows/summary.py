@@ -359,34 +359,17 @@ def render(data: SummaryData, link: Link, *, top_n: int = 5, category_cap: int =
     lines.append("")
     lines += _backlog_table(data)
     lines.append("**Needs action**")
-    lines += _list(
-        "Unassigned",
-        data.unassigned,
-        link,
-        lambda r: f"waiting {text.format_age(r.at, now)}" if r.at else "",
-        top_n,
+    needs_action: tuple[tuple[str, Any, Callable[[datetime], str]], ...] = (
+        ("Unassigned", data.unassigned, lambda at: f"waiting {text.format_age(at, now)}"),
+        ("Breached (deadline passed)", data.breached,
+         lambda at: f"overdue {text.format_age(at, now)}"),
+        ("Next to breach", data.next_to_breach, lambda at: f"{_dur(at - now)} left"),
+        (f"Pending over {data.pending_days} days", data.pending,
+         lambda at: f"pending {text.format_age(at, now)}"),
     )
-    lines += _list(
-        "Breached (deadline passed)",
-        data.breached,
-        link,
-        lambda r: f"overdue {text.format_age(r.at, now)}" if r.at else "",
-        top_n,
-    )
-    lines += _list(
-        "Next to breach",
-        data.next_to_breach,
-        link,
-        lambda r: f"{_dur(r.at - now)} left" if r.at else "",
-        top_n,
-    )
-    lines += _list(
-        f"Pending over {data.pending_days} days",
-        data.pending,
-        link,
-        lambda r: f"pending {text.format_age(r.at, now)}" if r.at else "",
-        top_n,
-    )
+    for title, rows, detail in needs_action:
+        lines += _list(title, rows, link,
+                       lambda r, detail=detail: detail(r.at) if r.at else "", top_n)
     lines.append("")
     if data.escalations is None:
         escalations = DASH  # the escalation feature (issue 6) is not wired
