@@ -5,10 +5,10 @@ Not a test. Seeds a fresh, migrated database per size with bulk inserts: 70% clo
 DUE (100) are due. Then times, median of --runs runs:
   read+eval  the check's read path: `tickets.due(now)`, their logs and zones in bulk, evaluate,
              owed notices and the next watch instant (what grows with data, if anything does);
-  check      the real `check_sla` job: a light read of the due tickets and their zones, one
-             user lookup (stub gateway), then one transaction that locks the due tickets, reads
-             their logs, queues each notice and card refresh in the outbox, logs the events and
-             stores the next deadlines; the database reset between runs;
+  check      the real `check_sla` job: a light read of the due tickets with their stored zones
+             (one query), one user lookup (stub gateway), then one transaction that locks the due
+             tickets, reads their logs, queues each notice and card refresh in the outbox, logs
+             the events and stores the next deadlines; the database reset between runs;
   delivery   what the check leaves to the outbox, timed apart: the background flush it started
              (`deps.background.drain()`: each notice posted and each card edited, stub gateway);
 the check with DUE tickets due, and with none due.

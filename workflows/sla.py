@@ -168,13 +168,16 @@ def evaluate(
 ) -> SlaReport:
     """Each metric's latest cycle measured at `now`; events after `now` are not yet known."""
     latest = {c.metric: c for c in cycles(ticket, events, now)}
+    plan = ticket.plan
     states = tuple(
-        measure(latest[m], ticket.plan, policy, calendar, now)
-        if m in latest
-        else MetricState(m, State.NONE)
-        for m in Metric
+        measure(latest[m], plan, policy, calendar, now) if m in latest else _NOT_STARTED[m]
+        for m in _METRICS
     )
     return SlaReport(ticket.id, to_utc(now), states)
+
+
+_METRICS: Final = tuple(Metric)
+_NOT_STARTED: Final = {m: MetricState(m, State.NONE) for m in Metric}  # immutable: shared
 
 
 def next_deadline(report: SlaReport) -> datetime | None:
@@ -212,20 +215,24 @@ def measure(
     target = policy.target(plan, cycle.priority, cycle.metric)
     clock = target.clock if target else Clock.CALENDAR
     used = sum((_span(clock, calendar, a, b or now) for a, b in cycle.spans), timedelta(0))
-    base = MetricState(
-        cycle.metric, State.NONE, cycle.key, cycle.started_at, ended_at=cycle.ended_at, used=used
-    )
     if target is None:
-        return base
+        return MetricState(
+            cycle.metric, State.NONE, cycle.key, cycle.started_at, ended_at=cycle.ended_at,
+            used=used,
+        )
     budget = target.budget or calendar.elapsed(
         cycle.started_at, calendar.next_business_day_end(cycle.started_at)
     )
     warn = budget * policy.warn_at
-    return replace(
-        base,
-        state=_state(cycle, used, budget, warn),
+    return MetricState(  # built at once: the scheduled check measures every due ticket
+        cycle.metric,
+        _state(cycle, used, budget, warn),
+        cycle.key,
+        cycle.started_at,
         warn_at=_reached_at(cycle.spans, clock, calendar, warn),
         deadline_at=_reached_at(cycle.spans, clock, calendar, budget),
+        ended_at=cycle.ended_at,
+        used=used,
         target=target,
     )
 
@@ -363,7 +370,7 @@ class _Fold:
         for metric, cycle in list(self.open.items()):
             running = bool(cycle.spans) and cycle.spans[-1][1] is None
             if self._runs(metric) and not running:
-                self.open[metric] = replace(cycle, spans=(*cycle.spans, (at, None)))
+                self.open[metric] = _respan(cycle, (*cycle.spans, (at, None)))
             elif running and not self._runs(metric):
                 self.open[metric] = _close(cycle, at)
 
@@ -382,7 +389,13 @@ def _close(cycle: Cycle, at: datetime) -> Cycle:
     """Stop the running span, if any, at `at`."""
     if not cycle.spans or cycle.spans[-1][1] is not None:
         return cycle
-    return replace(cycle, spans=(*cycle.spans[:-1], (cycle.spans[-1][0], at)))
+    return _respan(cycle, (*cycle.spans[:-1], (cycle.spans[-1][0], at)))
+
+
+def _respan(cycle: Cycle, spans: tuple[tuple[datetime, datetime | None], ...]) -> Cycle:
+    """`replace(cycle, spans=spans)`, without its per-call introspection (a hot path)."""
+    return Cycle(cycle.metric, cycle.key, cycle.started_at, cycle.priority, spans,
+                 cycle.ended_at, cycle.replied)
 
 
 def _parse(kind: type[_Member], value: str | None) -> _Member | None:

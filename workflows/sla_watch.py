@@ -66,7 +66,14 @@ def sent(events: Iterable[TicketEvent]) -> set[NoticeKey]:
 
 def owed(report: SlaReport, already: set[NoticeKey]) -> list[SlaNotice]:
     """Warnings and breaches reached but not yet posted, earliest first."""
-    return sorted((n for n in notices(report) if notice_key(n) not in already), key=lambda n: n.at)
+    reached = notices(report)
+    if already:
+        reached = tuple(n for n in reached if notice_key(n) not in already)
+    return sorted(reached, key=_at)
+
+
+def _at(n: SlaNotice) -> datetime:
+    return n.at
 
 
 def watch_at(report: SlaReport, already: set[NoticeKey]) -> datetime | None:
@@ -80,9 +87,10 @@ def settle(report: SlaReport,
            events: Iterable[TicketEvent]) -> tuple[list[SlaNotice], datetime | None]:
     """What the scheduled check does for a due ticket: the notices it owes (to send and log now),
     and when to look again once they are logged."""
-    already = sent(events)
-    owe = owed(report, already)
-    return owe, watch_at(report, already | {notice_key(n) for n in owe})
+    owe = owed(report, sent(events))
+    # = watch_at(report, sent | owed): once every owed notice is logged none is pending, so the
+    # next instant is the report's next warning or deadline
+    return owe, next_deadline(report)
 
 
 def headline(report: SlaReport) -> tuple[Metric, State, datetime] | None:

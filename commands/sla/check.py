@@ -36,17 +36,17 @@ async def check_sla(deps: Deps, now: datetime) -> int:
     sla: SlaDesk | None = deps.sla
     if sla is None:
         return 0
-    async with deps.uow() as uow:
-        due = await uow.sla.due_people(now, sla.batch)  # (id, assignee, requester)
-        zones = await uow.sla.zones([tid for tid, _, _ in due]) if due else {}
+    async with deps.uow() as uow:  # (id, assignee, requester, stored zone) in one query
+        due = await uow.sla.due_people(now, sla.batch)
     if not due:
         return 0
-    for tid, _, requester_id in due:  # tickets older than the stored zone: the profile (cached)
-        if tid not in zones:
-            zones[tid] = await sla.user_zone(deps.gateway, requester_id, now)
+    zones: dict[int, str] = {}
+    for tid, _, requester_id, zone in due:  # tickets older than the stored zone: the profile
+        zones[tid] = zone if zone is not None else await sla.user_zone(deps.gateway,
+                                                                       requester_id, now)
     oncall = sorted(deps.directory.oncall_ids())
     try:
-        usernames = await _usernames(deps, [assignee for _, assignee, _ in due], oncall)
+        usernames = await _usernames(deps, [assignee for _, assignee, _, _ in due], oncall)
     except GatewayError as exc:
         if exc.retryable:  # Mattermost is away: queue nothing yet, so the notices can mention
             log.warning("SLA check postponed: user lookup failed (%s)", exc)
@@ -55,7 +55,7 @@ async def check_sla(deps: Deps, now: datetime) -> int:
         usernames = {}
     batch = _Batch(deps, sla, zones, usernames, oncall, now)
     for lo in range(0, len(due), CHUNK):
-        ids = [tid for tid, _, _ in due[lo : lo + CHUNK]]
+        ids = [tid for tid, _, _, _ in due[lo : lo + CHUNK]]
         try:
             await batch.run(ids)
         except Exception:  # the database failed: these stay due, the next run retries them

@@ -32,8 +32,15 @@ def _span(delta: timedelta) -> str:
 
 
 def _who(ticket: Ticket, target: Target | None) -> str:
-    cell = f"{PLAN_SHORT[ticket.plan]} {ticket.priority.value.capitalize()}"
-    return f"{cell}, target {budget_text(target)}" if target else cell
+    key = (ticket.plan, ticket.priority, target)
+    text = _WHO.get(key)
+    if text is None:  # a few dozen cells at most: the scheduled check asks once per notice
+        cell = f"{PLAN_SHORT[ticket.plan]} {ticket.priority.value.capitalize()}"
+        text = _WHO[key] = f"{cell}, target {budget_text(target)}" if target else cell
+    return text
+
+
+_WHO: dict[tuple[Plan | None, object, Target | None], str] = {}
 
 
 def warning(ticket: Ticket, notice: SlaNotice, deadline_at: datetime | None,

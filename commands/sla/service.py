@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 ZONE_KIND = "sla_zone"  # claims record: ticket id -> requester's IANA zone name at intake
 ZONE_CACHE_FOR = timedelta(minutes=10)
+ZONE_CALENDARS = 1000  # calendars kept per zone name (IANA has ~600 names)
 
 
 @dataclass
@@ -35,16 +36,28 @@ class SlaDesk:
     check_interval: timedelta = timedelta(minutes=1)
     batch: int = 500
     _zones: dict[str, tuple[datetime, str]] = field(default_factory=dict)
+    # zone name -> (the calendar it was made from, that calendar in the zone): the check asks for
+    # one per due ticket, and a calendar's `in_zone` copy is not free
+    _calendars: dict[str, tuple[BusinessCalendar, BusinessCalendar]] = field(default_factory=dict)
 
     def zone_name(self, profile: dict[str, Any] | None) -> str:
         """The requester's zone from their Mattermost profile (automatic or manual)."""
         return zone_from_profile((profile or {}).get("timezone"), self.fallback_timezone).key
 
     def calendar_for(self, zone: str | None) -> BusinessCalendar:
-        try:
-            return self.calendar.in_zone(ZoneInfo(zone)) if zone else self.calendar
-        except (ValueError, KeyError):  # a stored name this system no longer knows
+        if not zone:
             return self.calendar
+        hit = self._calendars.get(zone)
+        if hit is not None and hit[0] is self.calendar:
+            return hit[1]
+        try:
+            found = self.calendar.in_zone(ZoneInfo(zone))
+        except (ValueError, KeyError):  # a stored name this system no longer knows
+            found = self.calendar
+        if len(self._calendars) >= ZONE_CALENDARS:
+            self._calendars.clear()
+        self._calendars[zone] = (self.calendar, found)
+        return found
 
     def report(self, ticket: Ticket, events: Sequence[TicketEvent], zone: str | None,
                now: datetime) -> SlaReport:

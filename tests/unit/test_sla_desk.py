@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.config import ConfigError, parse
 from commands.sla import replies
+from commands.sla.service import SlaDesk
 from workflows.calendar import BusinessCalendar
 from workflows.model import (
     EventKind, Form, Plan, Priority, Requester, Status, Ticket, TicketEvent, TicketForm,
@@ -186,3 +189,47 @@ def test_period_stats_counts_replies_attainment_and_latest_csat() -> None:
     assert [g.key for g in s.by_agent] == ["sam", ""]
     out = replies.stats_report(s, {"sam": "Sam"})
     assert "| Sam | 1 | 1 | 20m |" in out and "CSAT: **100% (1 good, 0 bad)**" in out
+
+
+# --- the scheduled check's shortcuts (issue 10, per-due-ticket cost) -----------------------------
+_KINDS = [EventKind.PUBLIC_REPLY, EventKind.CUSTOMER_MESSAGE, EventKind.STATUS_CHANGED,
+          EventKind.PRIORITY_CHANGED, EventKind.INTERNAL_NOTE]
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_settle_looks_again_exactly_when_watch_at_says_once_the_owed_notices_are_logged(
+    seed: int,
+) -> None:
+    """`settle`'s next instant is `watch_at` with the owed notices counted as sent (it no longer
+    recomputes them), and the notices themselves are `owed`'s."""
+    rnd = random.Random(seed)
+    t = make_ticket(priority=rnd.choice(list(Priority)), plan=rnd.choice([P, Plan.ENTERPRISE]))
+    log = [ev(EventKind.OPENED, T0)]
+    for _ in range(rnd.randrange(6)):
+        at = log[-1].at + timedelta(minutes=rnd.randrange(1, 600))
+        kind = rnd.choice(_KINDS)
+        extra: dict[str, object] = {}
+        if kind is EventKind.STATUS_CHANGED:
+            extra = {"to_value": rnd.choice(["open", "pending", "solved"])}
+        elif kind is EventKind.PRIORITY_CHANGED:
+            extra = {"from_value": t.priority.value, "to_value": rnd.choice(list(Priority)).value}
+        log.append(ev(kind, at, **extra))
+    now = log[-1].at + timedelta(minutes=rnd.randrange(0, 240))
+    report = evaluate(t, log, DEFAULT_POLICY, BusinessCalendar(), now)
+    if rnd.random() < 0.5:  # some notices already logged
+        log += [notice_event(n, now) for n in owed(report, sent(log))[:1]]
+    owe, watch = settle(report, log)
+    assert owe == owed(report, sent(log))
+    keys = {(n.metric.value, n.cycle_key, n.state.value) for n in owe}
+    assert watch == watch_at(report, sent(log) | keys)
+
+
+def test_the_desk_keeps_one_calendar_per_zone_until_its_calendar_changes() -> None:
+    desk = SlaDesk(policy=DEFAULT_POLICY, calendar=BusinessCalendar())
+    tokyo = desk.calendar_for("Asia/Tokyo")
+    assert tokyo == BusinessCalendar().in_zone(ZoneInfo("Asia/Tokyo"))
+    assert desk.calendar_for("Asia/Tokyo") is tokyo  # kept
+    assert desk.calendar_for("Not/AZone") == desk.calendar  # unknown: the desk's own
+    assert desk.calendar_for(None) is desk.calendar and desk.calendar_for("") is desk.calendar
+    desk.calendar = BusinessCalendar(days=frozenset({0, 1, 2}))  # e.g. settings reloaded
+    assert desk.calendar_for("Asia/Tokyo") == desk.calendar.in_zone(ZoneInfo("Asia/Tokyo"))

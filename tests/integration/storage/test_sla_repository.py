@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from tests.integration.storage.conftest import UowFactory
-from tests.integration.storage.test_repositories import make_ticket
+from tests.integration.storage.test_repositories import ALICE, make_ticket
 from workflows.model import EventKind, TicketEvent
 from workflows.outbox import Outbound
 
@@ -67,6 +67,21 @@ async def test_lock_due_reads_the_tickets_still_due_as_stored_now(uow_factory: U
     assert [(t.id, t.next_deadline_at) for t in locked] == [(a, T0), (c, T0 - timedelta(hours=1))]
     async with uow_factory() as uow:
         assert await uow.sla.lock_due([], T0) == []
+
+
+async def test_due_people_reads_who_is_due_with_the_stored_zone(uow_factory: UowFactory) -> None:
+    a, b, c = await _due_tickets(uow_factory, T0 - timedelta(hours=2), T0 + timedelta(hours=1),
+                                 T0 - timedelta(hours=1))
+    async with uow_factory() as uow:
+        await uow.claims.set("sla_zone", str(a), "Asia/Tokyo")
+        await uow.claims.set("sla_zone", str(b), "Europe/Paris")  # not due: not read
+        await uow.commit()
+    async with uow_factory() as uow:
+        due = [row for row in await uow.sla.due_people(T0, 500) if row[0] in (a, b, c)]
+        first = await uow.sla.due_people(T0, 1)
+    assert [(tid, zone) for tid, _, _, zone in due] == [(a, "Asia/Tokyo"), (c, None)]
+    assert all(requester == ALICE for _, _, requester, _ in due)
+    assert len(first) == 1
 
 
 async def test_batch_writes_log_events_and_store_deadlines(uow_factory: UowFactory) -> None:
