@@ -265,10 +265,15 @@ def targets(sizes: list[int], o: dict[str, Any], table: list[dict[str, Any]]) ->
         if peak is not None:
             check(f"peak RSS < 100 MiB ({name})", peak, peak < 100)
     if "soak" in o:
-        g = o["soak"]["soak_growth_pct"]
+        # Growth over the soak: from just before it (after the intake runs) to its end. The
+        # growth since start is shown too; it includes the intake's warm-up at 100 concurrent
+        # customers (connections, statement caches), which happens before the soak begins.
+        soak = o["soak"]
+        g = soak["soak_growth_after_warm_pct"]
         check("< 10% RSS growth over the soak", g, g < 10,
-              f"{o['soak']['soak_handled']} events" + ("" if o["soak"]["soak_complete"]
-                                                       else " (time budget hit)"))
+              f"{soak['soak_handled']} events" + ("" if soak["soak_complete"]
+                                                  else " (time budget hit)")
+              + f"; {soak['soak_growth_pct']:.1f}% since start, intake warm-up included")
     return found
 
 

@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 from commands.sla.service import SlaDesk  # noqa: E402
 from commands.summary import build as build_module  # noqa: E402
 from commands.summary.build import TOUCHING, SummaryPolicy, build  # noqa: E402
-from commands.summary.chart import render_png  # noqa: E402
+from commands.summary.chart import render_apart  # noqa: E402
 from storage import db  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.models import TicketEventRow, TicketRow  # noqa: E402
@@ -396,7 +396,8 @@ async def measure(
             cpu.append(time.process_time() - c0)
     assert data is not None
     t0 = time.perf_counter()
-    render_png(data.days)
+    # as the bot draws it: in a child process (matplotlib never loads into the bot's)
+    assert await render_apart(data.days) is not None, "the chart renderer failed"
     chart = time.perf_counter() - t0
     await engine.dispose()
     build_module._period_metrics = metrics.fn

@@ -1,11 +1,53 @@
-"""The summary's chart: opened vs solved per day, the backlog, breaches marked. Headless (Agg)."""
+"""The summary's chart: opened vs solved per day, the backlog, breaches marked. Headless (Agg).
+
+The bot renders it in a short-lived child process (`render_apart`): matplotlib and numpy add
+~40 MiB to whatever process imports them, for good, and the bot needs them for one picture a
+day. Run as `python -m commands.summary.chart`, this module reads the days as JSON on stdin and
+writes the PNG on stdout.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import io
+import json
+import logging
+import sys
 from collections.abc import Sequence
+from datetime import date
 
 from workflows.summary import DayPoint
+
+log = logging.getLogger(__name__)
+
+RENDER_TIMEOUT_S = 60.0
+PNG_MAGIC = b"\x89PNG"
+
+
+async def render_apart(days: Sequence[DayPoint], *, title: str = "Last 14 days") -> bytes | None:
+    """The chart, rendered in a child process so matplotlib never loads into the bot (issue 10:
+    peak RSS). None when that fails: the summary then goes out without its chart."""
+    payload = json.dumps({"title": title, "days": [
+        [d.day.isoformat(), d.opened, d.solved, d.backlog, d.breaches] for d in days]}).encode()
+    try:
+        child = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "commands.summary.chart", stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    except OSError as exc:
+        log.warning("summary chart not drawn: cannot start the renderer (%s)", exc)
+        return None
+    try:
+        png, err = await asyncio.wait_for(child.communicate(payload), RENDER_TIMEOUT_S)
+    except TimeoutError:
+        child.kill()
+        await child.wait()
+        log.warning("summary chart not drawn: the renderer took over %.0f s", RENDER_TIMEOUT_S)
+        return None
+    if child.returncode != 0 or not png.startswith(PNG_MAGIC):
+        log.warning("summary chart not drawn: the renderer failed (exit %s): %s",
+                    child.returncode, err.decode(errors="replace").strip()[-300:])
+        return None
+    return png
 
 
 def render_png(days: Sequence[DayPoint], *, title: str = "Last 14 days") -> bytes:
@@ -70,3 +112,14 @@ def render_png(days: Sequence[DayPoint], *, title: str = "Last 14 days") -> byte
     out = io.BytesIO()
     fig.savefig(out, format="png")
     return out.getvalue()
+
+
+def _main() -> None:
+    data = json.load(sys.stdin)
+    days = [DayPoint(date.fromisoformat(day), opened, solved, backlog, breaches)
+            for day, opened, solved, backlog, breaches in data["days"]]
+    sys.stdout.buffer.write(render_png(days, title=data["title"]))
+
+
+if __name__ == "__main__":
+    _main()

@@ -9,7 +9,6 @@ standup channel when the post is made (commands/outbox.py carried uploads).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 
@@ -18,7 +17,7 @@ from commands.deps import Deps
 from commands.ports import GatewayError
 from commands.summary import replies
 from commands.summary.build import build, policy_of
-from commands.summary.chart import render_png
+from commands.summary.chart import render_apart
 from workflows import summary as plan
 from workflows.outbox import Outbound
 from workflows.rota import Level, handovers
@@ -44,8 +43,7 @@ async def summary_message(deps: Deps, data: plan.SummaryData, *, key: str) -> Ou
     policy = policy_of(deps)
     text = plan.render_fitted(data, policy.permalink, top_n=policy.top_n)
     args = {}
-    if data.days:
-        png = await asyncio.to_thread(render_png, data.days)
+    if data.days and (png := await render_apart(data.days)) is not None:
         args[outbox.UPLOAD] = [outbox.carry(replies.CHART_NAME, png)]
     return Outbound(key, LANE, channel="standup", message=text, args=args,
                     props={"supportdesk_role": "summary"})

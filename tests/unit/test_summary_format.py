@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from workflows.model import Priority, Status
 from workflows.summary import (
     POST_LIMIT,
@@ -151,3 +153,16 @@ def test_chart_png() -> None:
         [DayPoint(date(2026, 3, 1) + timedelta(i), i, i, 5, i % 2) for i in range(14)]
     )
     assert png.startswith(b"\x89PNG")
+
+
+async def test_the_chart_is_drawn_in_a_child_process_and_matplotlib_stays_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+
+    from commands.summary.chart import render_apart
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # importing it here would now fail
+    png = await render_apart([DayPoint(date(2025, 3, 3), opened=4, solved=2, backlog=9,
+                                       breaches=1)])
+    assert png is not None and png.startswith(b"\x89PNG")
