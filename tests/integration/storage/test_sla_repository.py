@@ -152,3 +152,27 @@ async def test_outbox_bulk_queueing_keeps_order_and_each_key_once(uow_factory: U
         await uow.commit()
     assert [m.message.key for m in leased] == [f"{tag}:0"]  # the head of the lane: queued first
     assert waiting == {f"l{tag}"}
+
+
+async def test_the_checks_fast_row_mapping_reads_a_ticket_as_the_repository_does(
+    uow_factory: UowFactory,
+) -> None:
+    """storage/sla.py maps rows to tickets itself (positional, for the sweep's speed): every
+    field must come back as `tickets.get` gives it, so a new column cannot be missed there."""
+    from workflows.model import Plan, Priority, Status
+
+    ticket = make_ticket(priority=Priority.URGENT, environment="production",
+                         mattermost_version="10.11", mobile_version="2.20",
+                         mobile_device="Pixel 8", cc_user_ids=("u" * 26,), plan=Plan.PREMIUM)
+    async with uow_factory() as uow:
+        stored = await uow.tickets.add(replace(ticket, status=Status.OPEN, assignee_id="a" * 26,
+                                               hold=True, next_deadline_at=T0))
+        assert stored.id is not None
+        await uow.tickets.set_posts(stored.id, card_post_id="c" * 26,
+                                    customer_channel_id="d" * 26, customer_root_id="r" * 26)
+        await uow.commit()
+    async with uow_factory() as uow:
+        via_repository = await uow.tickets.get(stored.id)
+        via_check = await uow.sla.tickets([stored.id])
+    assert via_check == [via_repository]
+    assert via_repository is not None and via_repository.card_post_id == "c" * 26
