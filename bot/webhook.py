@@ -6,9 +6,9 @@ from typing import Any
 
 import aiohttp
 
+from commands.ports import WebhookError
 
-class WebhookError(Exception):
-    """The webhook answered with an error status or could not be reached."""
+__all__ = ["AiohttpWebhook", "WebhookError"]
 
 
 class AiohttpWebhook:
@@ -29,7 +29,7 @@ class AiohttpWebhook:
             async with self._session.post(self.url, json=event) as response:
                 if response.status >= 300:
                     body = (await response.text())[:200]
-                    raise WebhookError(f"HTTP {response.status}: {body}")
+                    raise WebhookError(f"HTTP {response.status}: {body}", response.status)
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise WebhookError(f"{type(exc).__name__}: {exc}") from exc
 

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from commands.deps import Deps
-from commands.ports import GatewayError, UnitOfWork
+from commands.ports import GatewayError, UnitOfWork, WebhookError
 from workflows.outbox import (
     DM, KEEP_SENT, LEASE, Action, Outbound, after_failure, referenced_key,
 )
@@ -146,6 +146,8 @@ async def _deliver(deps: Deps, item: Any) -> tuple[str, Any]:
         post_id = await _send(deps, item, channel_id, root_id, *rendered)
     except GatewayError as exc:
         return await _failed(deps, item, exc.status, str(exc), exc.retry_after), None
+    except WebhookError as exc:  # the pager: 4xx is given up, anything else is retried
+        return await _failed(deps, item, exc.status, f"webhook: {exc}", None), None
     except _Later as exc:
         return await _failed(deps, item, 0, f"waiting for {exc}", None), None
     except _Never as exc:
@@ -200,6 +202,12 @@ async def _render(deps: Deps, message: Outbound) -> tuple[str, dict[str, Any]] |
 async def _send(deps: Deps, item: Any, channel_id: str, root_id: str, text: str,
                 props: dict[str, Any]) -> str:
     message: Outbound = item.message
+    if message.action is Action.WEBHOOK:  # at least once: the pager dedups by its own key
+        webhook = getattr(deps.oncall, "webhook", None)
+        if webhook is None:
+            raise WebhookError("no webhook is configured any more", 410)
+        await webhook.send(message.args["event"])
+        return ""
     if message.action is Action.UPDATE:
         await deps.gateway.update_post(root_id, fit(text), props)
         return root_id

@@ -157,8 +157,17 @@ class OncallRepository(Protocol):
     async def resolve(self, ticket_id: int, at: datetime) -> int: ...
 
 
+class WebhookError(Exception):
+    """The webhook answered with an error status (`status`) or could not be reached (0)."""
+
+    def __init__(self, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 class Webhook(Protocol):
-    """An outgoing webhook (e.g. PagerDuty Events API v2): POST one JSON event; raises on failure."""
+    """An outgoing webhook (e.g. PagerDuty Events API v2): POST one JSON event; raises
+    WebhookError on failure."""
 
     async def send(self, event: dict[str, Any]) -> None: ...
 # --- end on-call ---

@@ -26,6 +26,7 @@ class Action(StrEnum):
     POST = "post"  # create a post (in a thread when `root` is set)
     UPDATE = "update"  # edit the post `root` in place (cards)
     REACT = "react"  # add the emoji `message` to the post `root`
+    WEBHOOK = "webhook"  # POST args["event"] to the on-call webhook (an external pager)
 
 
 class State(StrEnum):
@@ -75,6 +76,12 @@ class Outbound:
 
 def ticket_lane(ticket_id: int) -> str:
     return f"t{ticket_id}"
+
+
+def pager_lane(ticket_id: int) -> str:
+    """A ticket's events for the external pager: in order, apart from its Mattermost messages
+    (a pager that is down must not hold up the ticket's posts)."""
+    return f"pd{ticket_id}"
 
 
 def ref(key: str) -> str:

@@ -34,7 +34,8 @@ from workflows.oncall import (
     pagerduty_event,
     pages_due,
 )
-from workflows.outbox import DM, Outbound, ticket_lane
+from workflows.outbox import DM, Outbound, pager_lane, ticket_lane
+from workflows.outbox import Action as OutboxAction
 from workflows.paging import PagerDutyAction
 from workflows.permissions import Permission
 
@@ -105,13 +106,15 @@ async def _page(deps: Deps, service: OncallService, ticket: Ticket, decision: Pa
         current = await uow.tickets.get(ticket.id) or ticket
         await uow.events.add(event)
         await outbox.queue(deps, uow, *_page_messages(current, decision, user_id))
+        if first_of_episode:
+            await _queue_webhook(deps, uow, "trigger", current)
         await uow.commit()
     metric_hooks.events_recorded([event])  # observability (issue 11): pages fired
     log.info("paged %s about #%s (%s, round %s, %s)", decision.user or "the channel", ticket.id,
              level, decision.round, decision.reason.value)
     await outbox.flush(deps, [ticket_lane(ticket.id)])
     if first_of_episode:
-        send_webhook(deps, "trigger", ticket)
+        _flush_webhook(deps, ticket.id)
     return 1
 
 
@@ -199,6 +202,7 @@ async def acknowledge(deps: Deps, ticket_id: int, user_id: str) -> str:
         await uow.events.add(TicketEvent(ticket_id, EventKind.PAGE_ACKNOWLEDGED, now,
                                          actor_id=user_id))
         await _note(deps, uow, acting.ticket, replies.ack_note(name), role="page_ack")
+        await _queue_webhook(deps, uow, "acknowledge", acting.ticket)
         await uow.commit()
     assigned = False
     if acting.ticket.assignee_id is None and await deps.directory.is_staff(user_id):
@@ -213,7 +217,7 @@ async def acknowledge(deps: Deps, ticket_id: int, user_id: str) -> str:
         except UserError as exc:
             log.info("acknowledged #%s not assigned: %s", ticket_id, exc)
     await outbox.flush(deps, [ticket_lane(ticket_id)])
-    send_webhook(deps, "acknowledge", acting.ticket)
+    _flush_webhook(deps, ticket_id)
     return replies.acknowledged(ticket_id, assigned)
 
 
@@ -249,27 +253,31 @@ async def resolve_answered(deps: Deps, now: datetime) -> int:
                 ticket_id, EventKind.PAGE_RESOLVED, now,
                 data={"by": "public_reply" if answered else ticket.status.value}))
             await _note(deps, uow, ticket, replies.resolved_note(), role="page_resolved")
+            await _queue_webhook(deps, uow, "resolve", ticket)
             await uow.commit()
         resolved += 1
         await outbox.flush(deps, [ticket_lane(ticket_id)])
-        send_webhook(deps, "resolve", ticket)
+        _flush_webhook(deps, ticket_id)
     return resolved
 
 
-def send_webhook(deps: Deps, action: PagerDutyAction, ticket: Ticket) -> None:
-    """Fire and forget, after the commit: a slow or failing pager never holds up paging in
-    Mattermost. Not durable: a pager failure, or a crash before it is sent, loses this event."""
+async def _queue_webhook(deps: Deps, uow: UnitOfWork, action: PagerDutyAction,
+                         ticket: Ticket) -> None:
+    """Queue the page event for the external pager in the caller's transaction (reliability:
+    a crash or a pager outage no longer loses it; the outbox retries it, in order per ticket,
+    in its own lane so a pager that is down never holds up the ticket's Mattermost posts).
+    At least once: a repeat after an ambiguous failure carries the same dedup_key."""
     service: OncallService | None = deps.oncall
-    if service is None or service.webhook is None:
+    if service is None or service.webhook is None or ticket.id is None:
         return
     link = service.permalink(deps.desk.team_name, ticket.card_post_id or "")
     event = pagerduty_event(action, ticket, service.routing_key, ticket_url=link)
-    webhook = service.webhook
+    await outbox.queue(deps, uow, Outbound(
+        messages.unique(f"pd{ticket.id}:{action}"), pager_lane(ticket.id), OutboxAction.WEBHOOK,
+        args={"event": event}, ticket_id=ticket.id))
 
-    async def send() -> None:
-        try:
-            await webhook.send(event)
-        except Exception as exc:  # noqa: BLE001 - any failure of the pager is only logged
-            log.warning("on-call webhook %s for #%s failed: %s", action, ticket.id, exc)
 
-    deps.background.spawn(send(), name=f"oncall-webhook-{action}-{ticket.id}")
+def _flush_webhook(deps: Deps, ticket_id: int) -> None:
+    """Deliver the pager's lane in the background: a slow pager never holds up paging."""
+    if deps.oncall is not None and deps.oncall.webhook is not None:
+        outbox.flush_soon(deps, [pager_lane(ticket_id)])

@@ -257,14 +257,17 @@ async def test_an_override_changes_who_is_paged(bare_desk: Desk) -> None:
 async def test_webhook_gets_trigger_acknowledge_and_resolve_and_failures_do_not_block(
     bare_desk: Desk,
 ) -> None:
+    """A pager that fails gets the event again (the outbox retries it) until it accepts it, in
+    order per ticket; meanwhile paging in Mattermost goes on."""
     from aiohttp import web
 
     desk = bare_desk
-    received: list[dict[str, Any]] = []
+    received: list[dict[str, Any]] = []  # the events the pager accepted
+    refused: list[dict[str, Any]] = []
     failing = {"on": True}
 
     async def enqueue(request: web.Request) -> web.Response:
-        received.append(await request.json())
+        (refused if failing["on"] else received).append(await request.json())
         return web.json_response({"status": "error"}, status=500 if failing["on"] else 202)
 
     app = web.Application()
@@ -281,8 +284,10 @@ async def test_webhook_gets_trigger_acknowledge_and_resolve_and_failures_do_not_
         await desk.start_bot(oncall={**ONCALL, "routing_key": "R0UT1NG",
                                      "webhook_url": f"http://127.0.0.1:{port}/v2/enqueue"})
         t = await open_ticket(desk, priority="urgent")
-        await desk.run_jobs()  # the pager answers 500: logged, the page still goes out
+        await desk.run_jobs()  # the pager answers 500: kept for a retry, the page still goes out
         assert len(pages(desk, "sam")) == 1
+        await desk.wait_for(lambda: len(refused) >= 1)
+        assert received == []
         failing["on"] = False
         desk.clock.advance(minutes=10)
         await desk.run_jobs()  # the escalation is the same incident: no second trigger
@@ -293,6 +298,7 @@ async def test_webhook_gets_trigger_acknowledge_and_resolve_and_failures_do_not_
     finally:
         await runner.cleanup()
     assert [e["event_action"] for e in received] == ["trigger", "acknowledge", "resolve"]
+    assert {e["event_action"] for e in refused} == {"trigger"}
     assert {e["dedup_key"] for e in received} == {f"supportdesk-ticket-{t.id}"}
     assert {e["routing_key"] for e in received} == {"R0UT1NG"}
     assert received[0]["payload"]["severity"] == "critical"
