@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import logging
-from collections import OrderedDict  # memory (issue 10): bounded DM channel cache
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
@@ -16,7 +15,7 @@ from urllib.parse import quote
 from mattermostdriver import Driver
 
 from bot.rest import DEFAULT_TIMEOUT, MattermostRest, RetryPolicy
-from bot.usercache import UserCache
+from bot.usercache import Recent, UserCache
 from commands.ports import GatewayError
 
 log = logging.getLogger(__name__)
@@ -53,7 +52,7 @@ class MattermostGateway:
         self._rest = MattermostRest(url, token, timeout=timeout, retry=retry or RetryPolicy(),
                                     verify=verify)
         self.bot_user_id: str | None = None
-        self._direct_channels: OrderedDict[str, str] = OrderedDict()  # issue 10: bounded LRU
+        self._direct_channels: Recent[str] = Recent(DIRECT_CHANNELS_KEPT)  # issue 10: bounded
         self._users = UserCache()  # issue 10: the same requesters and names, read once a minute
 
     def __repr__(self) -> str:  # never show the token
@@ -148,16 +147,13 @@ class MattermostGateway:
     async def direct_channel(self, user_id: str) -> str:
         cached = self._direct_channels.get(user_id)
         if cached:
-            self._direct_channels.move_to_end(user_id)  # memory (issue 10)
             return cached
         me = await self._bot_id()
         channel = await self._rest.call(
             lambda d: d.channels.create_direct_message_channel([me, user_id]),
             what="channels/direct",
         )
-        self._direct_channels[user_id] = channel["id"]
-        while len(self._direct_channels) > DIRECT_CHANNELS_KEPT:  # memory (issue 10): oldest out
-            self._direct_channels.popitem(last=False)
+        self._direct_channels.set(user_id, channel["id"])
         return channel["id"]
 
     # --- posts -----------------------------------------------------------------------------

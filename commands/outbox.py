@@ -203,7 +203,7 @@ async def _send(deps: Deps, item: Any, channel_id: str, root_id: str, text: str,
                 props: dict[str, Any]) -> str:
     message: Outbound = item.message
     if message.action is Action.WEBHOOK:  # at least once: the pager dedups by its own key
-        webhook = getattr(deps.oncall, "webhook", None)
+        webhook = deps.oncall.webhook if deps.oncall is not None else None
         if webhook is None:
             raise WebhookError("no webhook is configured any more", 410)
         await webhook.send(message.args["event"])

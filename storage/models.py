@@ -141,64 +141,11 @@ class TicketRow(Base):
 
     def update_from(self, ticket: Ticket) -> None:
         """Copy every mutable field of `ticket` onto this row (everything but the id)."""
-        form, requester = ticket.form, ticket.requester
-        self.form = form.form.value
-        self.subject = form.subject
-        self.description = form.description
-        self.category = form.category
-        self.priority = form.priority.value
-        self.environment = form.environment
-        self.mattermost_version = form.mattermost_version
-        self.mobile_version = form.mobile_version
-        self.mobile_device = form.mobile_device
-        self.cc_user_ids = list(form.cc_user_ids)
-        self.requester_id = requester.user_id
-        self.requester_username = requester.username
-        self.organisation = requester.organisation
-        self.plan = requester.plan.value if requester.plan else None
-        self.status = ticket.status.value
-        self.assignee_id = ticket.assignee_id
-        self.hold = ticket.hold
-        self.card_post_id = ticket.card_post_id
-        self.customer_channel_id = ticket.customer_channel_id
-        self.customer_root_id = ticket.customer_root_id
-        self.next_deadline_at = ticket.next_deadline_at
-        self.follow_up_of = ticket.follow_up_of
-        self.created_at = ticket.created_at
-        self.updated_at = ticket.updated_at
+        for name, value in ticket_fields(ticket).items():
+            setattr(self, name, value)
 
     def to_domain(self) -> Ticket:
-        return Ticket(
-            id=self.id,
-            form=TicketForm(
-                form=Form(self.form),
-                subject=self.subject,
-                description=self.description,
-                category=self.category,
-                priority=Priority(self.priority),
-                environment=self.environment,
-                mattermost_version=self.mattermost_version,
-                mobile_version=self.mobile_version,
-                mobile_device=self.mobile_device,
-                cc_user_ids=tuple(self.cc_user_ids or ()),
-            ),
-            requester=Requester(
-                user_id=self.requester_id,
-                username=self.requester_username,
-                organisation=self.organisation,
-                plan=Plan(self.plan) if self.plan else None,
-            ),
-            status=Status(self.status),
-            created_at=self.created_at,
-            updated_at=self.updated_at,
-            assignee_id=self.assignee_id,
-            hold=self.hold,
-            card_post_id=self.card_post_id,
-            customer_channel_id=self.customer_channel_id,
-            customer_root_id=self.customer_root_id,
-            next_deadline_at=self.next_deadline_at,
-            follow_up_of=self.follow_up_of,
-        )
+        return ticket_from_row([getattr(self, c.key) for c in TICKET_COLUMNS])
 
 
 class TicketCcRow(Base):
@@ -235,28 +182,81 @@ class TicketEventRow(Base):
 
     @classmethod
     def from_domain(cls, event: TicketEvent) -> TicketEventRow:
-        return cls(
-            id=event.id,
-            ticket_id=event.ticket_id,
-            kind=event.kind.value,
-            at=event.at,
-            actor_id=event.actor_id,
-            from_value=event.from_value,
-            to_value=event.to_value,
-            data=dict(event.data),
-        )
+        return cls(id=event.id, **event_fields(event))
 
     def to_domain(self) -> TicketEvent:
-        return TicketEvent(
-            id=self.id,
-            ticket_id=self.ticket_id,
-            kind=EventKind(self.kind),
-            at=self.at,
-            actor_id=self.actor_id,
-            from_value=self.from_value,
-            to_value=self.to_value,
-            data=dict(self.data or {}),
-        )
+        return event_from_row([getattr(self, c.key) for c in EVENT_COLUMNS])
+
+
+# --- rows <-> domain, one mapping each for ORM rows and Core rows (issue 10: the hot paths
+# read Core rows; the ORM's instance bookkeeping cost more than the SQL) ----------------------
+# value -> member: what Form(value) etc. return, without the enum call's overhead (an unknown
+# value still raises ValueError through the call)
+_FORMS, _PRIORITIES = Form._value2member_map_, Priority._value2member_map_
+_PLANS, _STATUSES = Plan._value2member_map_, Status._value2member_map_
+_KINDS = EventKind._value2member_map_
+
+# the columns `ticket_from_row` reads, in its order
+TICKET_COLUMNS = tuple(TicketRow.__table__.c[name] for name in (
+    "id", "form", "subject", "description", "category", "priority", "environment",
+    "mattermost_version", "mobile_version", "mobile_device", "cc_user_ids", "requester_id",
+    "requester_username", "organisation", "plan", "status", "assignee_id", "hold", "card_post_id",
+    "customer_channel_id", "customer_root_id", "next_deadline_at", "follow_up_of", "created_at",
+    "updated_at"))
+# the columns `event_from_row` reads, in its order
+EVENT_COLUMNS = tuple(TicketEventRow.__table__.c[name] for name in (
+    "id", "ticket_id", "kind", "at", "actor_id", "from_value", "to_value", "data"))
+
+
+def ticket_fields(ticket: Ticket) -> dict[str, Any]:
+    """The ticket's column values, all but the id."""
+    form, requester = ticket.form, ticket.requester
+    return {
+        "form": form.form.value, "subject": form.subject, "description": form.description,
+        "category": form.category, "priority": form.priority.value,
+        "environment": form.environment, "mattermost_version": form.mattermost_version,
+        "mobile_version": form.mobile_version, "mobile_device": form.mobile_device,
+        "cc_user_ids": list(form.cc_user_ids), "requester_id": requester.user_id,
+        "requester_username": requester.username, "organisation": requester.organisation,
+        "plan": requester.plan.value if requester.plan else None, "status": ticket.status.value,
+        "assignee_id": ticket.assignee_id, "hold": ticket.hold,
+        "card_post_id": ticket.card_post_id, "customer_channel_id": ticket.customer_channel_id,
+        "customer_root_id": ticket.customer_root_id, "next_deadline_at": ticket.next_deadline_at,
+        "follow_up_of": ticket.follow_up_of, "created_at": ticket.created_at,
+        "updated_at": ticket.updated_at,
+    }
+
+
+def ticket_from_row(row: Any) -> Ticket:
+    """A row of `TICKET_COLUMNS` (a Core row, or an ORM row's values) as the domain ticket."""
+    (tid, form, subject, description, category, priority, environment, mattermost_version,
+     mobile_version, mobile_device, cc_user_ids, requester_id, requester_username, organisation,
+     plan, status, assignee_id, hold, card_post_id, customer_channel_id, customer_root_id,
+     next_deadline_at, follow_up_of, created_at, updated_at) = row
+    return Ticket(
+        tid,
+        TicketForm(_FORMS.get(form) or Form(form), subject, description, category,
+                   _PRIORITIES.get(priority) or Priority(priority), environment,
+                   mattermost_version, mobile_version, mobile_device, tuple(cc_user_ids or ())),
+        Requester(requester_id, requester_username, organisation,
+                  (_PLANS.get(plan) or Plan(plan)) if plan else None),
+        _STATUSES.get(status) or Status(status), created_at, updated_at, assignee_id, hold,
+        card_post_id, customer_channel_id, customer_root_id, next_deadline_at, follow_up_of,
+    )
+
+
+def event_fields(event: TicketEvent) -> dict[str, Any]:
+    """The event's column values, all but the id."""
+    return {"ticket_id": event.ticket_id, "kind": event.kind.value, "at": event.at,
+            "actor_id": event.actor_id, "from_value": event.from_value,
+            "to_value": event.to_value, "data": dict(event.data)}
+
+
+def event_from_row(row: Any) -> TicketEvent:
+    """A row of `EVENT_COLUMNS` as the domain event."""
+    eid, tid, kind, at, actor, before, after, data = row
+    return TicketEvent(tid, _KINDS.get(kind) or EventKind(kind), at, actor, before, after,
+                       dict(data or {}), eid)
 
 
 class CustomerRow(Base):

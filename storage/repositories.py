@@ -11,7 +11,19 @@ from typing import Any, Protocol
 from sqlalchemy import bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import ClaimRow, CustomerRow, TicketCcRow, TicketEventRow, TicketRow
+from storage.models import (
+    EVENT_COLUMNS,
+    TICKET_COLUMNS,
+    ClaimRow,
+    CustomerRow,
+    TicketCcRow,
+    TicketEventRow,
+    TicketRow,
+    event_fields,
+    event_from_row,
+    ticket_fields,
+    ticket_from_row,
+)
 from storage.upsert import upsert
 from workflows.model import PRIORITY_RANK, Customer, Priority, Status, Ticket, TicketEvent
 
@@ -60,16 +72,13 @@ _POST_COLUMNS = frozenset({"card_post_id", "customer_channel_id", "customer_root
 # add-and-flush of a single row cost ~1.2 ms against ~0.3-0.5 ms (issue 10; three events and a
 # ticket per intake). Nothing reads them back through the session's identity map.
 _TICKETS, _EVENTS = TicketRow.__table__, TicketEventRow.__table__
-_TICKET_COLUMNS = tuple(c.key for c in _TICKETS.columns if c.key != "id")
-_EVENT_COLUMNS = tuple(c.key for c in _EVENTS.columns if c.key != "id")
 _INSERT_TICKET = insert(_TICKETS).returning(_TICKETS.c.id)
 _INSERT_EVENT = insert(_EVENTS).returning(_EVENTS.c.id)
 
 
-# Hot reads (a card render, the SLA hooks) as Core rows: `to_domain` reads only column
-# attributes, which a Core row has too, and skips the ORM's instance bookkeeping.
-_TICKET_BY_ID = select(*_TICKETS.c).where(_TICKETS.c.id == bindparam("id"))
-_EVENTS_OF_TICKET = (select(*_EVENTS.c).where(_EVENTS.c.ticket_id == bindparam("ticket_id"))
+# Hot reads (a card render, the SLA hooks) as Core rows, without the ORM's instance bookkeeping
+_TICKET_BY_ID = select(*TICKET_COLUMNS).where(_TICKETS.c.id == bindparam("id"))
+_EVENTS_OF_TICKET = (select(*EVENT_COLUMNS).where(_EVENTS.c.ticket_id == bindparam("ticket_id"))
                      .order_by(_EVENTS.c.at, _EVENTS.c.id))
 
 
@@ -77,10 +86,6 @@ _EVENTS_OF_TICKET = (select(*_EVENTS.c).where(_EVENTS.c.ticket_id == bindparam("
 def _setting_posts(columns: frozenset[str]) -> Any:
     return (update(_TICKETS).where(_TICKETS.c.id == bindparam("b_id"))
             .values(**{c: bindparam(c) for c in sorted(columns)}))
-
-
-def _values(row: Any, columns: Sequence[str]) -> dict[str, Any]:
-    return {c: getattr(row, c) for c in columns}
 
 
 class SqlTicketRepository:
@@ -91,14 +96,14 @@ class SqlTicketRepository:
         """Insert a new ticket (id None); return it with the id the database gave it."""
         if ticket.id is not None:  # an explicit id would leave PostgreSQL's sequence behind
             raise ValueError(f"add() takes a new ticket, not #{ticket.id}; use save()")
-        new_id = (await self._session.execute(_INSERT_TICKET, _values(TicketRow.from_domain(ticket),
-                                                                       _TICKET_COLUMNS))).scalar_one()
+        new_id = (await self._session.execute(_INSERT_TICKET,
+                                              ticket_fields(ticket))).scalar_one()
         await self._replace_cc(new_id, ticket.form.cc_user_ids, new=True)
         return replace(ticket, id=new_id)
 
     async def get(self, ticket_id: int) -> Ticket | None:
         row = (await self._session.execute(_TICKET_BY_ID, {"id": ticket_id})).first()
-        return TicketRow.to_domain(row) if row else None  # type: ignore[arg-type]
+        return ticket_from_row(row) if row else None
 
     async def get_for_update(self, ticket_id: int) -> Ticket | None:
         """Read and row-lock the ticket until the unit of work ends.
@@ -220,12 +225,12 @@ class SqlEventRepository:
         self._session = session
 
     async def add(self, event: TicketEvent) -> TicketEvent:
-        values = _values(TicketEventRow.from_domain(event), _EVENT_COLUMNS)
+        values = event_fields(event)
         return replace(event, id=(await self._session.execute(_INSERT_EVENT, values)).scalar_one())
 
     async def for_ticket(self, ticket_id: int) -> list[TicketEvent]:
         rows = await self._session.execute(_EVENTS_OF_TICKET, {"ticket_id": ticket_id})
-        return [TicketEventRow.to_domain(row) for row in rows]  # type: ignore[arg-type]
+        return [event_from_row(row) for row in rows]
 
     async def between(self, start: datetime, end: datetime) -> list[TicketEvent]:
         """Events with start <= at < end (half-open, so consecutive windows never overlap)."""

@@ -14,23 +14,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import String, and_, bindparam, cast, false, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from storage.models import ClaimRow, TicketEventRow, TicketRow
-from workflows.model import (
-    EventKind,
-    Form,
-    Plan,
-    Priority,
-    Requester,
-    Status,
-    Ticket,
-    TicketEvent,
-    TicketForm,
+from storage.models import (
+    EVENT_COLUMNS,
+    TICKET_COLUMNS,
+    ClaimRow,
+    TicketEventRow,
+    TicketRow,
+    event_from_row,
+    ticket_from_row,
 )
+from workflows.model import Ticket, TicketEvent
 
 ZONE_KIND = "sla_zone"
 _CHUNK = 500  # stay well under SQLite's bound-parameter limit
@@ -40,21 +37,7 @@ _E = TicketEventRow.__table__
 _C = ClaimRow.__table__
 _IDS = bindparam("ids", expanding=True)
 
-# the columns `ticket_from_row` reads, in its order
-_TICKET_COLUMNS = tuple(_T.c[name] for name in (
-    "id", "form", "subject", "description", "category", "priority", "environment",
-    "mattermost_version", "mobile_version", "mobile_device", "cc_user_ids", "requester_id",
-    "requester_username", "organisation", "plan", "status", "assignee_id", "hold", "card_post_id",
-    "customer_channel_id", "customer_root_id", "next_deadline_at", "follow_up_of", "created_at",
-    "updated_at"))
-# value -> member: what Form(value) etc. return, without the enum call's overhead (an unknown
-# value still raises ValueError through the call)
-_FORMS, _PRIORITIES = Form._value2member_map_, Priority._value2member_map_
-_PLANS, _STATUSES = Plan._value2member_map_, Status._value2member_map_
-_KINDS = EventKind._value2member_map_
-
-_EVENTS = (select(_E.c.id, _E.c.ticket_id, _E.c.kind, _E.c.at, _E.c.actor_id, _E.c.from_value,
-                  _E.c.to_value, _E.c.data)
+_EVENTS = (select(*EVENT_COLUMNS)
            .where(_E.c.ticket_id.in_(_IDS))
            .order_by(_E.c.ticket_id, _E.c.at, _E.c.id))  # ix_ticket_events_ticket_id_at
 _TOUCHED = (select(_E.c.ticket_id)
@@ -67,8 +50,8 @@ _DUE = (select(_T.c.id, _T.c.assignee_id, _T.c.requester_id, _C.c.value)
                                            _C.c.key == cast(_T.c.id, String))))
         .where(_T.c.next_deadline_at <= bindparam("before"))  # ix_tickets_next_deadline_at
         .order_by(_T.c.next_deadline_at, _T.c.id).limit(bindparam("limit")))
-_TICKETS = select(*_TICKET_COLUMNS).where(_T.c.id.in_(_IDS))
-_LOCK = (select(*_TICKET_COLUMNS)
+_TICKETS = select(*TICKET_COLUMNS).where(_T.c.id.in_(_IDS))
+_LOCK = (select(*TICKET_COLUMNS)
          .where(_T.c.id.in_(_IDS), _T.c.next_deadline_at <= bindparam("before"))
          .order_by(_T.c.id))
 _LOCK_PG = _LOCK.with_for_update(skip_locked=True)
@@ -78,24 +61,6 @@ _ADD_EVENT = insert(_E)
 _SET_DEADLINE = (update(_T).where(_T.c.id == bindparam("tid"))
                  .values(next_deadline_at=bindparam("at")))
 _CLEAR_DEADLINES = update(_T).where(_T.c.id.in_(_IDS)).values(next_deadline_at=None)
-
-
-def ticket_from_row(row: Sequence[Any]) -> Ticket:
-    """A row of `_TICKET_COLUMNS` as the domain ticket; the same as `TicketRow.to_domain`."""
-    (tid, form, subject, description, category, priority, environment, mattermost_version,
-     mobile_version, mobile_device, cc_user_ids, requester_id, requester_username, organisation,
-     plan, status, assignee_id, hold, card_post_id, customer_channel_id, customer_root_id,
-     next_deadline_at, follow_up_of, created_at, updated_at) = row
-    return Ticket(
-        tid,
-        TicketForm(_FORMS.get(form) or Form(form), subject, description, category,
-                   _PRIORITIES.get(priority) or Priority(priority), environment,
-                   mattermost_version, mobile_version, mobile_device, tuple(cc_user_ids or ())),
-        Requester(requester_id, requester_username, organisation,
-                  (_PLANS.get(plan) or Plan(plan)) if plan else None),
-        _STATUSES.get(status) or Status(status), created_at, updated_at, assignee_id, hold,
-        card_post_id, customer_channel_id, customer_root_id, next_deadline_at, follow_up_of,
-    )
 
 
 def _chunks(ids: Iterable[int]) -> list[list[int]]:
@@ -124,12 +89,10 @@ class SqlSlaRepository:
         out: dict[int, list[TicketEvent]] = {}
         conn = await self._conn()
         for chunk in _chunks(ids):
-            for eid, tid, kind, at, actor, before, after, data in await conn.execute(
-                    _EVENTS, {"ids": chunk}):
-                event = TicketEvent(tid, _KINDS.get(kind) or EventKind(kind), at, actor, before,
-                                    after, dict(data or {}), eid)
-                if (log := out.get(tid)) is None:
-                    out[tid] = [event]
+            for row in await conn.execute(_EVENTS, {"ids": chunk}):
+                event = event_from_row(row)
+                if (log := out.get(event.ticket_id)) is None:
+                    out[event.ticket_id] = [event]
                 else:
                     log.append(event)
         return out

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 
 from workflows import text
-from workflows.model import Plan, Ticket
+from workflows.model import Plan, Priority, Ticket
 from workflows.sla import Metric, SlaNotice, State, Target
 from workflows.sla_settings import budget_text
 from workflows.sla_period import PeriodStats
@@ -32,15 +33,13 @@ def _span(delta: timedelta) -> str:
 
 
 def _who(ticket: Ticket, target: Target | None) -> str:
-    key = (ticket.plan, ticket.priority, target)
-    text = _WHO.get(key)
-    if text is None:  # a few dozen cells at most: the scheduled check asks once per notice
-        cell = f"{PLAN_SHORT[ticket.plan]} {ticket.priority.value.capitalize()}"
-        text = _WHO[key] = f"{cell}, target {budget_text(target)}" if target else cell
-    return text
+    return _cell(ticket.plan, ticket.priority, target)
 
 
-_WHO: dict[tuple[Plan | None, object, Target | None], str] = {}
+@functools.cache  # a few dozen cells at most: the scheduled check asks once per notice
+def _cell(plan: Plan | None, priority: Priority, target: Target | None) -> str:
+    cell = f"{PLAN_SHORT[plan]} {priority.value.capitalize()}"
+    return f"{cell}, target {budget_text(target)}" if target else cell
 
 
 def warning(ticket: Ticket, notice: SlaNotice, deadline_at: datetime | None,
